@@ -1,0 +1,22 @@
+"""torchtwolayer: the one-hidden-layer network with a hand-written, verified backward."""
+
+from .activations import ACTIVATIONS
+from .function import TwoLayer, TwoLayerCost, two_layer, two_layer_cost
+from .heads import HEADS
+from .init import INITS
+from .module import TwoLayerNet
+from .reference import reference_cost, reference_logits
+
+__all__ = [
+    "ACTIVATIONS",
+    "HEADS",
+    "INITS",
+    "TwoLayer",
+    "TwoLayerCost",
+    "TwoLayerNet",
+    "reference_cost",
+    "reference_logits",
+    "two_layer",
+    "two_layer_cost",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,88 @@
+"""Output heads: the link A2 = g[2](Z2) and the summed loss Σ L(A2, Y).
+
+Each head pairs a link with the loss whose gradient with respect to Z2 is
+exactly A2 − Y, which is why one backward pass serves them all:
+
+========  ===============  =========================================  ===========
+head      A2               L (per example)                            task
+========  ===============  =========================================  ===========
+sigmoid   σ(Z2)            −Σ_k [Y log A2 + (1 − Y) log(1 − A2)]      binary, multi-label
+softmax   softmax(Z2)      −Σ_k Y log A2                              multi-class
+identity  Z2               ½ ‖A2 − Y‖²                                regression
+========  ===============  =========================================  ===========
+
+Losses are evaluated from the logits Z2 in their stable forms (softplus,
+log-softmax), so logits of ±1e4 give finite costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Head:
+    """``link(Z2)`` is A2; ``loss_sum(Z2, Y)`` is Σ L over all examples;
+    ``target_grad(Z2, Y)`` is ∂ Σ L / ∂Y (used only when Y requires grad)."""
+
+    name: str
+    link: Callable[[Tensor], Tensor]
+    loss_sum: Callable[[Tensor, Tensor], Tensor]
+    target_grad: Callable[[Tensor, Tensor], Tensor]
+    task: str
+
+
+def _softmax(Z2: Tensor) -> Tensor:
+    return torch.softmax(Z2, dim=1)
+
+
+def _identity(Z2: Tensor) -> Tensor:
+    return Z2
+
+
+HEADS: dict[str, Head] = {
+    h.name: h
+    for h in (
+        # softplus(Z2) − Y Z2, the stable form of the binary cross-entropy
+        Head(
+            "sigmoid",
+            torch.sigmoid,
+            lambda Z2, Y: F.binary_cross_entropy_with_logits(Z2, Y, reduction="sum"),
+            lambda Z2, Y: -Z2,
+            "binary",
+        ),
+        Head(
+            "softmax",
+            _softmax,
+            lambda Z2, Y: -(Y * torch.log_softmax(Z2, dim=1)).sum(),
+            lambda Z2, Y: -torch.log_softmax(Z2, dim=1),
+            "multiclass",
+        ),
+        Head(
+            "identity",
+            _identity,
+            lambda Z2, Y: 0.5 * (Z2 - Y).square().sum(),
+            lambda Z2, Y: Y - Z2,
+            "regression",
+        ),
+    )
+}
+
+
+def get_head(name: str) -> Head:
+    """The head called ``name``; a ``ValueError`` listing the choices otherwise."""
+    if not isinstance(name, str) or name not in HEADS:
+        raise ValueError(f"unknown output head {name!r}: expected one of {sorted(HEADS)}")
+    return HEADS[name]
+
+
+def as_dense_target(Y: Tensor, n2: int, dtype: torch.dtype) -> Tensor:
+    """Y as an (m, n2) tensor of ``dtype``: class indices become one-hot rows."""
+    if not Y.is_floating_point():
+        return F.one_hot(Y, n2).to(dtype)
+    return Y

@@ -1,0 +1,150 @@
+"""``TwoLayerNet``: the note's network as an ``nn.Module`` over the hand-written Functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .activations import get_activation
+from .function import two_layer, two_layer_cost
+from .heads import get_head
+from .init import check_init, init_layer
+from .validation import check_input
+
+
+def _check_size(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class TwoLayerNet(nn.Module):
+    r"""A neural network with one hidden layer, trained through the note's hand-written backward.
+
+    .. math::
+
+        Z^{[1]} = X W^{[1]T} + b^{[1]}, \quad A^{[1]} = g(Z^{[1]}), \quad
+        Z^{[2]} = A^{[1]} W^{[2]T} + b^{[2]}, \quad A^{[2]} = \text{head}(Z^{[2]})
+
+    ``forward`` returns the logits Z2, so the module drops into any PyTorch
+    training code with any loss; :meth:`cost` returns the head's cost J through
+    the fused Function whose backward starts from dZ2 = A2 − Y.
+
+    Args:
+        n_x: number of input features n0.
+        n_h: number of hidden units n1.
+        n_y: number of outputs n2 (1 for binary; the number of classes for ``softmax``).
+        activation: hidden activation g: ``tanh``, ``sigmoid``, ``relu``, ``leaky_relu``, ``identity``.
+        output: head: ``sigmoid`` (binary, multi-label), ``softmax`` (multi-class),
+            ``identity`` (regression).
+        init: ``course`` (N(0, 0.01²) weights, zero biases), ``xavier``, ``kaiming`` or
+            ``pytorch`` (``nn.Linear``'s default).
+        generator: a ``torch.Generator`` that makes the initialisation reproducible.
+        seed: shorthand for a generator seeded with ``seed``.
+        device, dtype: where and in which floating dtype the parameters live.
+
+    Shape:
+        - Input X: (m, n_x)
+        - Output Z2: (m, n_y)
+
+    Attributes:
+        W1: hidden weights, (n_h, n_x).  b1: hidden biases, (n_h,).
+        W2: output weights, (n_y, n_h).  b2: output biases, (n_y,).
+
+    Example:
+        >>> import torch
+        >>> from torchtwolayer import TwoLayerNet
+        >>> net = TwoLayerNet(2, 4, seed=0)
+        >>> net
+        TwoLayerNet(n_x=2, n_h=4, n_y=1, activation='tanh', output='sigmoid', init='xavier')
+        >>> net(torch.zeros(3, 2)).shape
+        torch.Size([3, 1])
+    """
+
+    def __init__(
+        self,
+        n_x: int,
+        n_h: int,
+        n_y: int = 1,
+        activation: str = "tanh",
+        output: str = "sigmoid",
+        init: str = "xavier",
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.n_x, self.n_h, self.n_y = (
+            _check_size("n_x", n_x),
+            _check_size("n_h", n_h),
+            _check_size("n_y", n_y),
+        )
+        self.activation = get_activation(activation).name
+        self.output = get_head(output).name
+        if self.output == "softmax" and self.n_y < 2:
+            raise ValueError(
+                "output='softmax' needs n_y >= 2 (one output per class); "
+                "for two classes use output='sigmoid' with n_y=1"
+            )
+        self.init = check_init(init)
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
+        self.W1 = nn.Parameter(torch.empty(self.n_h, self.n_x, **factory))
+        self.b1 = nn.Parameter(torch.empty(self.n_h, **factory))
+        self.W2 = nn.Parameter(torch.empty(self.n_y, self.n_h, **factory))
+        self.b2 = nn.Parameter(torch.empty(self.n_y, **factory))
+        if generator is None and seed is not None:
+            generator = torch.Generator(device=self.W1.device).manual_seed(seed)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Initialise W1, b1, W2, b2 with ``self.init``; zero biases except for ``pytorch``."""
+        init_layer(self.W1, self.b1, self.init, self.activation, generator)
+        init_layer(self.W2, self.b2, self.init, "identity", generator)
+
+    def forward(self, X: Tensor) -> Tensor:
+        """The logits Z2, shape (m, n_y)."""
+        return two_layer(X, self.W1, self.b1, self.W2, self.b2, self.activation)
+
+    def cost(self, X: Tensor, Y: Tensor) -> Tensor:
+        """J = (1/m) Σ L(A2, Y) through the fused Function (see :func:`two_layer_cost`)."""
+        X = self._as_input(X)
+        return two_layer_cost(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
+
+    @torch.no_grad()
+    def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:
+        """A2 = head(Z2): probabilities for sigmoid/softmax heads, values for identity. (m, n_y)."""
+        X = self._as_input(X, check_finite=True)
+        return get_head(self.output).link(self(X))
+
+    @torch.no_grad()
+    def predict(self, X: Tensor | np.ndarray) -> Tensor:
+        """Labels or values.
+
+        sigmoid: 0/1 labels (A2 > 0.5), shape (m,) when n_y = 1, else (m, n_y);
+        softmax: class indices (m,); identity: values, (m,) when n_y = 1, else (m, n_y).
+        """
+        X = self._as_input(X, check_finite=True)
+        Z2 = self(X)
+        if self.output == "softmax":
+            return Z2.argmax(1)
+        Y_hat = (Z2 > 0).long() if self.output == "sigmoid" else Z2  # σ(Z2) > 0.5 ⇔ Z2 > 0
+        return Y_hat.squeeze(1) if self.n_y == 1 else Y_hat
+
+    def _as_input(self, X: Tensor | np.ndarray, check_finite: bool = False) -> Tensor:
+        """Arrays become tensors of the parameters' dtype and device; tensors are checked."""
+        if not isinstance(X, Tensor):
+            X = torch.as_tensor(np.asarray(X), dtype=self.W1.dtype, device=self.W1.device)
+        X = check_input(X, self.n_x)
+        if check_finite and not torch.isfinite(X).all():
+            raise ValueError("X contains NaN or infinite values; clean or impute them first")
+        return X
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_x={self.n_x}, n_h={self.n_h}, n_y={self.n_y}, activation={self.activation!r}, "
+            f"output={self.output!r}, init={self.init!r}"
+        )
