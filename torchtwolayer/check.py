@@ -137,7 +137,8 @@ def run_checks(
 def format_table(results: Sequence[CheckResult]) -> str:
     """A markdown table: variant, shape, passed, gradcheck, gradgradcheck and the two max errors."""
     lines = [
-        "| variant | shape | passed | gradcheck | gradgradcheck | max |hand − autograd| | max |hand − finite diff| |",
+        "| variant | shape | passed | gradcheck | gradgradcheck "
+        "| max |hand − autograd| | max |hand − finite diff| |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:

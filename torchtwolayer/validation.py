@@ -51,6 +51,7 @@ def check_input(X: object, n0: int | None = None, name: str = "X") -> Tensor:
 
 def check_parameters(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor) -> None:
     """Parameters with ``nn.Linear`` shapes, X's dtype and X's device."""
+    check_input(X)
     for name, t in (("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2)):
         check_tensor(name, t)
         if t.dtype != X.dtype:

@@ -1,0 +1,31 @@
+import pytest
+import torch
+
+from torchtwolayer import ACTIVATIONS, HEADS
+
+ALL_ACTIVATIONS = list(ACTIVATIONS)
+ALL_HEADS = list(HEADS)
+
+
+def make_problem(m, n0, n1, n2, output, dtype=torch.float64, seed=0, x_grad=True):
+    """Random X, a valid Y for ``output`` and [W1, b1, W2, b2], all leaves requiring grad."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=gen, dtype=dtype)
+
+    X = randn(m, n0).requires_grad_(x_grad)
+    params = [randn(n1, n0), randn(n1), randn(n2, n1), randn(n2)]
+    params = [p.requires_grad_() for p in params]
+    if output == "softmax":
+        Y = torch.randint(0, n2, (m,), generator=gen)
+    elif output == "sigmoid":
+        Y = torch.rand(m, n2, generator=gen, dtype=dtype)
+    else:
+        Y = randn(m, n2)
+    return X, Y, params
+
+
+@pytest.fixture(autouse=True)
+def _fixed_seed():
+    torch.manual_seed(0)
