@@ -1,7 +1,7 @@
 """torchtwolayer: the one-hidden-layer network with a hand-written, verified backward."""
 
 from .activations import ACTIVATIONS
-from .function import TwoLayer, TwoLayerCost, two_layer, two_layer_cost
+from .function import TwoLayer, TwoLayerCost, two_layer, two_layer_cost, two_layer_cost_and_logits
 from .heads import HEADS
 from .init import INITS
 from .module import TwoLayerNet
@@ -18,5 +18,6 @@ __all__ = [
     "reference_logits",
     "two_layer",
     "two_layer_cost",
+    "two_layer_cost_and_logits",
 ]
 __version__ = "0.1.0"

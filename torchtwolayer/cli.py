@@ -1,9 +1,153 @@
-"""The ``torchtwolayer`` command."""
+"""The ``torchtwolayer`` command: ``fit``, ``validate``, ``test``, ``predict`` (LightningCLI) and ``check``.
+
+``torchtwolayer fit`` with no arguments trains the course's flower: 4 hidden
+tanh units, lr 1.2, full-batch gradient descent, 10 000 steps, fixed seeds.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar, TQDMProgressBar
+from lightning.pytorch.cli import LightningCLI
+
+from .data import TwoLayerDataModule
+from .lightning_module import TwoLayerModule
+
+PROGRESS_REFRESH_STEPS = 50
+DESCRIPTION = """Train, evaluate and use the one-hidden-layer network with the hand-written backward.
+
+Also: `torchtwolayer check [--m M --n0 N0 --n1 N1 --n2 N2]` verifies the backward
+against autograd and finite differences."""
+
+
+class TwoLayerTrainer(Trainer):
+    """Lightning's Trainer; its ``predict`` also writes the predictions as a CSV file."""
+
+    def predict(  # type: ignore[override]
+        self,
+        model: TwoLayerModule | None = None,
+        dataloaders: Any = None,
+        datamodule: TwoLayerDataModule | None = None,
+        return_predictions: bool | None = None,
+        ckpt_path: str | None = None,
+        output: str | None = None,
+        overwrite: bool = False,
+    ) -> Any:
+        """Predict, and write one CSV row per input row to ``output``.
+
+        Args:
+            output: where to write the predictions (default: ``predictions/<data set>.csv``,
+                with a number added rather than overwrite an existing file).
+            overwrite: replace ``output`` if it exists.
+        """
+        path = _prediction_path(output, overwrite, datamodule)
+        predictions = super().predict(model, dataloaders, datamodule, True, ckpt_path)
+        if datamodule is not None and predictions and self.is_global_zero:
+            written = datamodule.write_predictions(torch.cat(predictions), path)
+            print(f"Wrote {sum(len(p) for p in predictions)} predictions to {written}")
+        return predictions
+
+
+def _prediction_path(output: str | None, overwrite: bool, datamodule: TwoLayerDataModule | None) -> Path:
+    if output is not None:
+        path = Path(output)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} already exists; choose another --output or pass --overwrite true")
+        return path
+    stem = Path(datamodule.hparams.dataset).stem if datamodule is not None else "predictions"
+    path = Path("predictions") / f"{stem}.csv"
+    n = 1
+    while path.exists():
+        path = Path("predictions") / f"{stem}-{n}.csv"
+        n += 1
+    return path
+
+
+class TwoLayerCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.link_arguments("data.n_features", "model.n_features", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        """With ``--ckpt_path``, read the data schema (feature and target names, task) from the checkpoint."""
+        config = self.config[self.subcommand]
+        ckpt_path = config.get("ckpt_path")
+        if self.subcommand == "fit" or not ckpt_path or not Path(ckpt_path).is_file():
+            return
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True).get(TwoLayerDataModule.__qualname__)
+        if state:
+            if config.data.features is None:
+                config.data.features = state["feature_names"]
+            if config.data.target is None:
+                config.data.target = state["target_name"]
+            if config.data.task == "auto" and state["task"] is not None:
+                config.data.task = state["task"]
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Add a quiet progress bar and a checkpoint that keeps ``last.ckpt``, unless the user gave their own."""
+        config = self._get(self.config_init, "trainer", default={})
+        given = list(config.get("callbacks") or [])
+        extra = []
+        if config.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in given):
+            extra.append(TQDMProgressBar(refresh_rate=PROGRESS_REFRESH_STEPS))
+        if config.get("enable_checkpointing", True) is not False and not any(
+            isinstance(c, ModelCheckpoint) for c in given
+        ):
+            extra.append(ModelCheckpoint(save_last=True))
+        if extra:
+            kwargs["callbacks"] = given + extra
+        return super().instantiate_trainer(**kwargs)
+
+    def after_fit(self) -> None:
+        if self.trainer.is_global_zero:
+            print(fit_summary(self.trainer, self.model, self.datamodule))
+
+
+def fit_summary(trainer: Trainer, model: TwoLayerModule, datamodule: TwoLayerDataModule) -> str:
+    """Final loss and metrics on the train and validation splits, and where the run's files are."""
+    from .evaluate import evaluate
+
+    lines = ["", f"Finished after {trainer.global_step} steps ({trainer.current_epoch} epochs)."]
+    for split in ("train", "val"):
+        if len(datamodule.splits.get(split, ())):
+            scores = evaluate(model, datamodule, split)
+            lines.append(f"  {split:<5} " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    ckpt = trainer.checkpoint_callback
+    if ckpt is not None and (ckpt.last_model_path or ckpt.best_model_path):
+        lines.append(f"  checkpoint: {ckpt.last_model_path or ckpt.best_model_path}")
+    if trainer.log_dir:
+        lines.append(f"  run files:  {trainer.log_dir}")
+    return "\n".join(lines)
+
+
+def lightning_main(args: Sequence[str] | None) -> TwoLayerCLI:
+    return TwoLayerCLI(
+        TwoLayerModule,
+        TwoLayerDataModule,
+        trainer_class=TwoLayerTrainer,
+        seed_everything_default=0,
+        auto_configure_optimizers=False,
+        save_config_kwargs={"overwrite": True},
+        trainer_defaults={
+            "max_steps": 10_000,
+            "max_epochs": -1,
+            "log_every_n_steps": 50,
+            "default_root_dir": "runs",
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": "runs", "name": "torchtwolayer"},
+            },
+            "accelerator": "auto",
+            "devices": 1,
+        },
+        parser_kwargs={"description": DESCRIPTION},
+        args=args,
+    )
 
 
 def main(args: Sequence[str] | None = None) -> int:
@@ -12,5 +156,5 @@ def main(args: Sequence[str] | None = None) -> int:
         from .check import main as check_main
 
         return check_main(argv[1:])
-    print("usage: torchtwolayer check [--m M --n0 N0 --n1 N1 --n2 N2]", file=sys.stderr)
-    return 2
+    lightning_main(argv)
+    return 0

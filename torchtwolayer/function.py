@@ -48,7 +48,10 @@ class TwoLayer(Function):
 
 
 class TwoLayerCost(Function):
-    """J = (1/m) Σ L(A2, Y) of the network, with the note's backward from dZ2 = A2 − Y."""
+    """J = (1/m) Σ L(A2, Y) of the network, with the note's backward from dZ2 = A2 − Y.
+
+    Returns ``(J, Z2)``; Z2 is a non-differentiable by-product for metrics, at no extra cost.
+    """
 
     @staticmethod
     def forward(ctx, X, Y, W1, b1, W2, b2, activation: str, output: str):
@@ -59,10 +62,11 @@ class TwoLayerCost(Function):
         J = head.loss_sum(Z2, as_dense_target(Y, n2, Z2.dtype)) / m  # ()
         ctx.activation, ctx.output = activation, output
         ctx.save_for_backward(X, Y, W1, b1, W2, b2, A1, Z2)
-        return J
+        ctx.mark_non_differentiable(Z2)
+        return J, Z2
 
     @staticmethod
-    def backward(ctx, dJ):
+    def backward(ctx, dJ, _dZ2):
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
         g, head = get_activation(ctx.activation), get_head(ctx.output)
         m, n2 = X.shape[0], W2.shape[0]
@@ -160,6 +164,20 @@ def two_layer_cost(
         >>> J.backward(); b2.grad  # db2 = A2 − Y = −0.5
         tensor([-0.5000])
     """
+    return two_layer_cost_and_logits(X, Y, W1, b1, W2, b2, activation, output)[0]
+
+
+def two_layer_cost_and_logits(
+    X: Tensor,
+    Y: Tensor,
+    W1: Tensor,
+    b1: Tensor,
+    W2: Tensor,
+    b2: Tensor,
+    activation: str = "tanh",
+    output: str = "sigmoid",
+) -> tuple[Tensor, Tensor]:
+    """:func:`two_layer_cost` and the logits Z2 (m, n2) it computed on the way, detached from the graph."""
     get_activation(activation)
     head = get_head(output)
     check_parameters(X, W1, b1, W2, b2)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from .activations import get_activation
-from .function import two_layer, two_layer_cost
+from .function import two_layer, two_layer_cost_and_logits
 from .heads import get_head
 from .init import check_init, init_layer
 from .validation import check_input
@@ -111,8 +111,12 @@ class TwoLayerNet(nn.Module):
 
     def cost(self, X: Tensor, Y: Tensor) -> Tensor:
         """J = (1/m) Σ L(A2, Y) through the fused Function (see :func:`two_layer_cost`)."""
+        return self.cost_and_logits(X, Y)[0]
+
+    def cost_and_logits(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+        """J and the logits Z2 computed on the way (detached): one forward for loss and metrics."""
         X = self._as_input(X)
-        return two_layer_cost(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
+        return two_layer_cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
 
     @torch.no_grad()
     def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:

@@ -1,0 +1,46 @@
+"""Files written so that a crash never leaves half of one: write a temporary file, then rename."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+
+def write_atomically(path: str | Path, write: Callable[[IO[str]], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_csv_atomically(path: str | Path, columns: Mapping[str, np.ndarray]) -> Path:
+    """A CSV file with one column per entry of ``columns`` (all of one length)."""
+
+    def write(f: IO[str]) -> None:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows(zip(*(_cells(v) for v in columns.values()), strict=True))
+
+    return write_atomically(path, write)
+
+
+def _cells(values: np.ndarray) -> list:
+    if values.dtype.kind == "f":
+        return [f"{v:.9g}" for v in values.tolist()]
+    return values.tolist()
