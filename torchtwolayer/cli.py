@@ -6,7 +6,9 @@ tanh units, lr 1.2, full-batch gradient descent, 10 000 steps, fixed seeds.
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -79,7 +81,9 @@ class TwoLayerCLI(LightningCLI):
         ckpt_path = config.get("ckpt_path")
         if self.subcommand == "fit" or not ckpt_path or not Path(ckpt_path).is_file():
             return
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True).get(TwoLayerDataModule.__qualname__)
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True).get(
+            TwoLayerDataModule.__qualname__
+        )
         if state:
             if config.data.features is None:
                 config.data.features = state["feature_names"]
@@ -93,7 +97,9 @@ class TwoLayerCLI(LightningCLI):
         config = self._get(self.config_init, "trainer", default={})
         given = list(config.get("callbacks") or [])
         extra = []
-        if config.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in given):
+        if config.get("enable_progress_bar", True) is not False and not any(
+            isinstance(c, ProgressBar) for c in given
+        ):
             extra.append(TQDMProgressBar(refresh_rate=PROGRESS_REFRESH_STEPS))
         if config.get("enable_checkpointing", True) is not False and not any(
             isinstance(c, ModelCheckpoint) for c in given
@@ -151,10 +157,19 @@ def lightning_main(args: Sequence[str] | None) -> TwoLayerCLI:
 
 
 def main(args: Sequence[str] | None = None) -> int:
+    """Entry point of the ``torchtwolayer`` console script; returns the exit status."""
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["check"]:
         from .check import main as check_main
 
         return check_main(argv[1:])
-    lightning_main(argv)
+    try:
+        lightning_main(argv)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+        if os.environ.get("TORCHTWOLAYER_DEBUG"):
+            raise
+        print(f"torchtwolayer: error: {error}", file=sys.stderr)
+        return 2
     return 0

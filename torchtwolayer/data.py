@@ -75,7 +75,7 @@ class TwoLayerDataModule(LightningDataModule):
         self.x_mean: Tensor | None = None
         self.x_std: Tensor | None = None
         self.y_mean, self.y_std = 0.0, 1.0
-        self.splits: dict[str, Tensor] = {}
+        self.splits = self._split(len(self.X))
         self._ready: dict[str, tuple[Tensor, Tensor]] = {}
 
     # ---------------------------------------------------------------- loading
@@ -146,8 +146,6 @@ class TwoLayerDataModule(LightningDataModule):
                 f"{self.hparams.dataset}: target column {self.target_name!r} not found; the file has "
                 f"columns {self.feature_names}. Name the target with --data.target"
             )
-        if not self.splits:
-            self.splits = self._split(len(self.X))
 
     def _split(self, m: int) -> dict[str, Tensor]:
         hp = self.hparams
@@ -190,7 +188,10 @@ class TwoLayerDataModule(LightningDataModule):
                 self._fit_transform()
             idx = self.splits[split]
             X = ((self.X[idx] - self.x_mean) / self.x_std).contiguous()
-            self._ready[split] = (X, self.encode_target(self.y_raw[idx]) if self.y_raw is not None else torch.empty(0))
+            self._ready[split] = (
+                X,
+                self.encode_target(self.y_raw[idx]) if self.y_raw is not None else torch.empty(0),
+            )
         return self._ready[split]
 
     def encode_target(self, y: Tensor) -> Tensor:
@@ -214,7 +215,11 @@ class TwoLayerDataModule(LightningDataModule):
         classes = np.asarray(self.classes)
         if self.task == "binary":
             p1 = A2[:, 0].double().numpy()
-            return {"prediction": classes[(p1 > 0.5).astype(int)], f"p_{classes[0]:g}": 1 - p1, f"p_{classes[1]:g}": p1}
+            return {
+                "prediction": classes[(p1 > 0.5).astype(int)],
+                f"p_{classes[0]:g}": 1 - p1,
+                f"p_{classes[1]:g}": p1,
+            }
         P = A2.double().numpy()
         columns = {"prediction": classes[P.argmax(1)]}
         columns.update({f"p_{c:g}": P[:, k] for k, c in enumerate(classes)})
@@ -242,8 +247,8 @@ class TwoLayerDataModule(LightningDataModule):
         block = slice(rank * -(-len(X) // world), (rank + 1) * -(-len(X) // world))
         return InMemoryBatches(X[block], Y[block] if len(Y) else Y, EVAL_BATCH, shuffle=False)
 
-    def val_dataloader(self) -> InMemoryBatches:
-        return self._eval_batches("val")
+    def val_dataloader(self) -> InMemoryBatches | list:
+        return self._eval_batches("val") if len(self.splits["val"]) else []  # []: no validation
 
     def test_dataloader(self) -> InMemoryBatches:
         if not len(self.splits["test"]):
@@ -295,7 +300,9 @@ def _check_arguments(
     if not isinstance(dataset, str) or not dataset:
         raise ValueError("dataset must be a built-in name or the path of a .csv file")
     if dataset not in BUILTIN and not dataset.endswith(".csv") and not Path(dataset).is_file():
-        raise ValueError(f"unknown data set {dataset!r}: expected one of {sorted(BUILTIN)} or a path to a .csv file")
+        raise ValueError(
+            f"unknown data set {dataset!r}: expected one of {sorted(BUILTIN)} or a path to a .csv file"
+        )
     if task not in ("auto", "binary", "multiclass", "regression"):
         raise ValueError(f"unknown task {task!r}: expected auto, binary, multiclass or regression")
     if n_samples < 2:
@@ -309,7 +316,9 @@ def _check_arguments(
             f"{val_fraction} + {test_fraction}"
         )
     if batch_size < 0:
-        raise ValueError(f"batch_size must be a positive number of rows, or 0 for full batch; got {batch_size}")
+        raise ValueError(
+            f"batch_size must be a positive number of rows, or 0 for full batch; got {batch_size}"
+        )
     if full_batch_steps < 1:
         raise ValueError(f"full_batch_steps must be at least 1, got {full_batch_steps}")
 
@@ -317,7 +326,9 @@ def _check_arguments(
 def _check_columns(table: Table, features: list[str], target: str | None) -> None:
     missing = [c for c in features if c not in table.columns]
     if missing:
-        raise CSVFormatError(f"{table.path}: feature columns {missing} not found; the file has {table.columns}")
+        raise CSVFormatError(
+            f"{table.path}: feature columns {missing} not found; the file has {table.columns}"
+        )
     if target is not None and target in features:
         raise CSVFormatError(f"{table.path}: the target {target!r} cannot also be a feature")
     if not features:

@@ -116,7 +116,9 @@ class TwoLayerModule(LightningModule):
         J, Z2 = self.net.cost_and_logits(X, Y)  # Z2 comes detached, for the metrics
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(*self._metric_inputs(Z2, Y))
-        self.log(f"{stage}/loss", J, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(X))
+        self.log(
+            f"{stage}/loss", J, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(X)
+        )
         self.log_dict(metrics, on_step=False, on_epoch=True)
         return J
 
@@ -143,7 +145,11 @@ class TwoLayerModule(LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         hp = self.hparams
         return torch.optim.SGD(
-            self.parameters(), lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov, weight_decay=hp.weight_decay
+            self.parameters(),
+            lr=hp.lr,
+            momentum=hp.momentum,
+            nesterov=hp.nesterov,
+            weight_decay=hp.weight_decay,
         )
 
     # ------------------------------------------------------------ checkpoints

@@ -1,0 +1,45 @@
+"""Shared helpers for the CLI and training tests."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from torchtwolayer.cli import main
+
+QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+
+
+def fit(*args: str) -> int:
+    return main(["fit", *QUIET, *args])
+
+
+def write_csv(path: Path, n: int = 120, seed: int = 0, target: bool = True) -> Path:
+    """A binary problem on three numeric features (x1·x2 + 0.3 x3 > 0)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] * X[:, 1] + 0.3 * X[:, 2] > 0).astype(int)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["f1", "f2", "f3", *(["label"] if target else [])])
+        for row, label in zip(X, y, strict=True):
+            w.writerow([*(f"{v:.6f}" for v in row), *([label] if target else [])])
+    return path
+
+
+def last_checkpoint(root: Path = Path("runs")) -> Path:
+    paths = sorted(
+        root.glob("torchtwolayer/version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime
+    )
+    assert paths, f"no last.ckpt under {root}"
+    return paths[-1]
+
+
+def weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith("net.")}
+
+
+def files_under(path: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}

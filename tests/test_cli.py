@@ -1,0 +1,154 @@
+"""The torchtwolayer command: default fit, CSV round trip, configs, resume, bad CSVs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import QUIET, files_under, fit, last_checkpoint, weights, write_csv
+
+from torchtwolayer.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def test_default_fit_reaches_90_percent_training_accuracy_on_the_flower(capsys):
+    assert main(["fit", "--trainer.enable_progress_bar", "false"]) == 0
+    out = capsys.readouterr().out
+    assert "Finished after 10000 steps" in out
+    train_line = next(line for line in out.splitlines() if line.strip().startswith("train"))
+    accuracy = float(train_line.split("acc")[1].split()[0])
+    assert accuracy >= 0.90, out
+    assert "checkpoint: runs/torchtwolayer/version_0/checkpoints/last.ckpt" in out
+    assert "run files:  runs/torchtwolayer/version_0" in out
+    ckpt = torch.load(last_checkpoint(), weights_only=True)  # plain values only
+    assert ckpt["hyper_parameters"]["hidden_size"] == 4 and ckpt["hyper_parameters"]["task"] == "binary"
+
+
+def test_csv_fit_test_predict_round_trip_as_a_subprocess(tmp_path):
+    train, new = (
+        write_csv(tmp_path / "train.csv"),
+        write_csv(tmp_path / "new.csv", n=37, seed=1, target=False),
+    )
+    cli = [sys.executable, "-m", "torchtwolayer"]
+
+    def run(*args):
+        proc = subprocess.run([*cli, *args, *QUIET], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout
+
+    out = run("fit", "--data.dataset", str(train), "--data.target", "label", "--data.test_fraction", "0.2",
+              "--trainer.max_steps", "300", "--model.hidden_size", "8")  # fmt: skip
+    assert "val   loss" in out
+    ckpt = str(last_checkpoint())
+    out = run("test", "--ckpt_path", ckpt, "--data.dataset", str(train), "--data.test_fraction", "0.2")
+    assert "test/acc" in out
+    out = run("predict", "--ckpt_path", ckpt, "--data.dataset", str(new), "--output", "preds.csv")
+    assert "Wrote 37 predictions to preds.csv" in out
+    lines = Path("preds.csv").read_text().splitlines()
+    assert lines[0] == "prediction,p_0,p_1"
+    assert len(lines) == 1 + 37
+    p0, p1 = (float(v) for v in lines[1].split(",")[1:])
+    assert p0 + p1 == pytest.approx(1.0, abs=1e-6)
+
+
+def test_predict_refuses_to_overwrite_and_picks_a_new_default_name(tmp_path, capsys):
+    train = write_csv(tmp_path / "train.csv")
+    assert fit("--data.dataset", str(train), "--trainer.max_steps", "20") == 0
+    ckpt = str(last_checkpoint())
+    Path("mine.csv").write_text("precious\n")
+    args = ["predict", *QUIET, "--ckpt_path", ckpt, "--data.dataset", str(train)]
+    assert main([*args, "--output", "mine.csv"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert Path("mine.csv").read_text() == "precious\n"
+    assert main(args) == 0 and main(args) == 0
+    assert sorted(p.name for p in Path("predictions").iterdir()) == ["train-1.csv", "train.csv"]
+
+
+def test_predictions_on_the_training_file_match_the_model(tmp_path):
+    train = write_csv(tmp_path / "train.csv")
+    assert fit("--data.dataset", str(train), "--trainer.max_steps", "50", "--data.val_fraction", "0") == 0
+    ckpt = last_checkpoint()
+    assert (
+        main(["predict", *QUIET, "--ckpt_path", str(ckpt), "--data.dataset", str(train), "--output", "p.csv"])
+        == 0
+    )
+    from torchtwolayer.data import TwoLayerDataModule
+    from torchtwolayer.lightning_module import TwoLayerModule
+
+    model = TwoLayerModule.load_from_checkpoint(ckpt, weights_only=True)
+    dm = TwoLayerDataModule(str(train))
+    dm.load_state_dict(torch.load(ckpt, weights_only=True)["TwoLayerDataModule"])
+    X, _ = dm.tensors("predict")
+    p1 = model(X)[:, 0]
+    written = [float(line.split(",")[2]) for line in Path("p.csv").read_text().splitlines()[1:]]
+    torch.testing.assert_close(torch.tensor(written, dtype=torch.float64), p1.double(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("config", ["flower.yaml", "csv.yaml"])
+def test_example_configs_run(config, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as runs:
+        args = ["fit", "--config", f"torchtwolayer/configs/{config}", *QUIET, "--trainer.default_root_dir", runs,
+                "--trainer.logger.init_args.save_dir", runs, "--trainer.max_steps", "200"]  # fmt: skip
+        assert main(args) == 0
+    assert "Finished after 200 steps" in capsys.readouterr().out
+
+
+def test_print_config_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--print_config"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for line in ("hidden_size: 4", "lr: 1.2", "dataset: planar", "max_steps: 10000", "batch_size: 0"):
+        assert line in out
+
+
+def test_resume_continues_where_it_stopped():
+    base = ["--trainer.max_steps"]
+    assert fit(*base, "300", "--data.full_batch_steps", "50") == 0
+    first = last_checkpoint()
+    assert fit(*base, "600", "--data.full_batch_steps", "50", "--ckpt_path", str(first)) == 0
+    resumed = last_checkpoint()
+    assert torch.load(resumed, weights_only=True)["global_step"] == 600
+    assert fit(*base, "600", "--data.full_batch_steps", "50") == 0
+    straight = last_checkpoint()
+    for k, v in weights(straight).items():
+        torch.testing.assert_close(weights(resumed)[k], v, rtol=0, atol=0)
+
+
+BAD_CSVS = {
+    "missing target": ("a,b\n1,2\n3,4\n", ["--data.target", "label"], "target column 'label' not found"),
+    "text column": ("a,b,label\n1,x,0\n2,3,1\n", [], "not numeric: 'b'"),
+    "empty file": ("", [], "the file is empty"),
+    "header only": ("a,b,label\n", [], "no data rows"),
+    "NaN": ("a,b,label\n1,nan,0\n2,3,1\n", [], "missing and infinite"),
+    "ragged row": ("a,b,label\n1,2,0\n2,3\n", [], "line 3 has 2 fields"),
+    "duplicated column": ("a,a,label\n1,2,0\n", [], "duplicated column names ['a']"),
+    "single class": ("a,b,label\n1,2,1\n2,3,1\n3,3,1\n", ["--data.task", "binary"], "single value"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_CSVS)
+def test_bad_csv_gives_a_clear_error_and_writes_nothing(name, tmp_path, capsys):
+    text, extra, phrase = BAD_CSVS[name]
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    before = files_under(tmp_path)
+    assert fit("--data.dataset", str(path), *extra) == 2
+    err = capsys.readouterr().err
+    assert "torchtwolayer: error:" in err and phrase in err and "Traceback" not in err
+    assert files_under(tmp_path) == before
+
+
+def test_missing_file_is_named(capsys):
+    assert fit("--data.dataset", "nowhere.csv") == 2
+    assert "nowhere.csv' does not exist" in capsys.readouterr().err
