@@ -29,9 +29,7 @@ def write_csv(path: Path, n: int = 120, seed: int = 0, target: bool = True) -> P
 
 
 def last_checkpoint(root: Path = Path("runs")) -> Path:
-    paths = sorted(
-        root.glob("torchtwolayer/version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime
-    )
+    paths = sorted(root.glob("torchtwolayer/version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
     assert paths, f"no last.ckpt under {root}"
     return paths[-1]
 

@@ -75,10 +75,7 @@ def test_predictions_on_the_training_file_match_the_model(tmp_path):
     train = write_csv(tmp_path / "train.csv")
     assert fit("--data.dataset", str(train), "--trainer.max_steps", "50", "--data.val_fraction", "0") == 0
     ckpt = last_checkpoint()
-    assert (
-        main(["predict", *QUIET, "--ckpt_path", str(ckpt), "--data.dataset", str(train), "--output", "p.csv"])
-        == 0
-    )
+    assert main(["predict", *QUIET, "--ckpt_path", str(ckpt), "--data.dataset", str(train), "--output", "p.csv"]) == 0
     from torchtwolayer.data import TwoLayerDataModule
     from torchtwolayer.lightning_module import TwoLayerModule
 

@@ -99,9 +99,7 @@ def test_float32_gradients_match_autograd(output):
     J = two_layer_cost(X, Y, *params, output=output)
     J_ref = reference_cost(X, Y, *params, output=output)
     assert J.dtype == torch.float32
-    for g, g_ref in zip(
-        torch.autograd.grad(J, [X, *params]), torch.autograd.grad(J_ref, [X, *params]), strict=True
-    ):
+    for g, g_ref in zip(torch.autograd.grad(J, [X, *params]), torch.autograd.grad(J_ref, [X, *params]), strict=True):
         assert g.dtype == torch.float32
         torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-6)
 
@@ -164,9 +162,7 @@ def test_only_needed_gradients_are_computed():
     g_spy = type(g)(g.name, g.forward_, g_backward_must_not_run, g.derivative)
     X, _, (W1, b1, W2, _b2) = make_problem(3, 2, 4, 1, "identity")
     A1 = torch.tanh(X @ W1.T + b1)
-    grads = backward(
-        torch.ones(3, 1, dtype=torch.float64), X, A1, W1, W2, g_spy, (False, False, False, True, True)
-    )
+    grads = backward(torch.ones(3, 1, dtype=torch.float64), X, A1, W1, W2, g_spy, (False, False, False, True, True))
     assert grads.dX is None and grads.dW1 is None and grads.db1 is None
     assert grads.dW2 is not None and grads.db2 is not None
 

@@ -97,8 +97,5 @@ def test_logits_work_with_any_pytorch_loss():
 def test_module_moves_and_casts_like_any_module():
     net = TwoLayerNet(2, 3).double()
     assert net.W1.dtype == torch.float64
-    assert (
-        net.cost(torch.randn(4, 2, dtype=torch.float64), torch.ones(4, dtype=torch.float64)).dtype
-        == torch.float64
-    )
+    assert net.cost(torch.randn(4, 2, dtype=torch.float64), torch.ones(4, dtype=torch.float64)).dtype == torch.float64
     assert set(net.state_dict()) == {"W1", "b1", "W2", "b2"}

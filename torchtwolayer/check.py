@@ -35,10 +35,7 @@ class CheckResult:
     @property
     def passed(self) -> bool:
         return (
-            self.gradcheck
-            and self.gradgradcheck
-            and self.max_err_autograd < 1e-10
-            and self.max_err_finite_diff < 1e-6
+            self.gradcheck and self.gradgradcheck and self.max_err_autograd < 1e-10 and self.max_err_finite_diff < 1e-6
         )
 
 
@@ -128,17 +125,14 @@ def run_checks(
         def ref_z(X, W1, b1, W2, b2, act=act, v=v):
             return (v * reference_logits(X, W1, b1, W2, b2, act)).sum()
 
-        results.append(
-            check_variant(f"two_layer[{act}]", f"m={m} {n0}->{n1}->{n2}", hand_z, ref_z, [X, *params])
-        )
+        results.append(check_variant(f"two_layer[{act}]", f"m={m} {n0}->{n1}->{n2}", hand_z, ref_z, [X, *params]))
     return results
 
 
 def format_table(results: Sequence[CheckResult]) -> str:
     """A markdown table: variant, shape, passed, gradcheck, gradgradcheck and the two max errors."""
     lines = [
-        "| variant | shape | passed | gradcheck | gradgradcheck "
-        "| max |hand − autograd| | max |hand − finite diff| |",
+        "| variant | shape | passed | gradcheck | gradgradcheck | max |hand − autograd| | max |hand − finite diff| |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:

@@ -81,9 +81,7 @@ class TwoLayerCLI(LightningCLI):
         ckpt_path = config.get("ckpt_path")
         if self.subcommand == "fit" or not ckpt_path or not Path(ckpt_path).is_file():
             return
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True).get(
-            TwoLayerDataModule.__qualname__
-        )
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True).get(TwoLayerDataModule.__qualname__)
         if state:
             if config.data.features is None:
                 config.data.features = state["feature_names"]
@@ -97,9 +95,7 @@ class TwoLayerCLI(LightningCLI):
         config = self._get(self.config_init, "trainer", default={})
         given = list(config.get("callbacks") or [])
         extra = []
-        if config.get("enable_progress_bar", True) is not False and not any(
-            isinstance(c, ProgressBar) for c in given
-        ):
+        if config.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in given):
             extra.append(TQDMProgressBar(refresh_rate=PROGRESS_REFRESH_STEPS))
         if config.get("enable_checkpointing", True) is not False and not any(
             isinstance(c, ModelCheckpoint) for c in given

@@ -60,9 +60,7 @@ def read_table(path: str | Path) -> Table:
             try:
                 values[i, j] = float(cell)
             except ValueError:
-                bad.setdefault(
-                    name, f"{cell!r} on line {i + 2}" if cell else f"an empty cell on line {i + 2}"
-                )
+                bad.setdefault(name, f"{cell!r} on line {i + 2}" if cell else f"an empty cell on line {i + 2}")
                 continue
             if not math.isfinite(values[i, j]):
                 raise CSVFormatError(
@@ -81,9 +79,7 @@ def read_table(path: str | Path) -> Table:
 def _existing(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"data file {str(path)!r} does not exist; check the path given to --data.dataset"
-        )
+        raise FileNotFoundError(f"data file {str(path)!r} does not exist; check the path given to --data.dataset")
     if path.stat().st_size == 0:
         raise CSVFormatError(f"{path}: the file is empty; it needs a header line and at least one data row")
     return path

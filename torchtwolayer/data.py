@@ -150,7 +150,7 @@ class TwoLayerDataModule(LightningDataModule):
     def _split(self, m: int) -> dict[str, Tensor]:
         hp = self.hparams
         order = torch.randperm(m, generator=torch.Generator().manual_seed(hp.seed))
-        n_val, n_test = int(round(hp.val_fraction * m)), int(round(hp.test_fraction * m))
+        n_val, n_test = round(hp.val_fraction * m), round(hp.test_fraction * m)
         n_train = m - n_val - n_test
         if n_train < 1:
             raise ValueError(
@@ -300,9 +300,7 @@ def _check_arguments(
     if not isinstance(dataset, str) or not dataset:
         raise ValueError("dataset must be a built-in name or the path of a .csv file")
     if dataset not in BUILTIN and not dataset.endswith(".csv") and not Path(dataset).is_file():
-        raise ValueError(
-            f"unknown data set {dataset!r}: expected one of {sorted(BUILTIN)} or a path to a .csv file"
-        )
+        raise ValueError(f"unknown data set {dataset!r}: expected one of {sorted(BUILTIN)} or a path to a .csv file")
     if task not in ("auto", "binary", "multiclass", "regression"):
         raise ValueError(f"unknown task {task!r}: expected auto, binary, multiclass or regression")
     if n_samples < 2:
@@ -312,13 +310,10 @@ def _check_arguments(
             raise ValueError(f"{name} must be in [0, 1), got {value}")
     if val_fraction + test_fraction >= 1:
         raise ValueError(
-            f"val_fraction + test_fraction must be below 1 to leave training rows, got "
-            f"{val_fraction} + {test_fraction}"
+            f"val_fraction + test_fraction must be below 1 to leave training rows, got {val_fraction} + {test_fraction}"
         )
     if batch_size < 0:
-        raise ValueError(
-            f"batch_size must be a positive number of rows, or 0 for full batch; got {batch_size}"
-        )
+        raise ValueError(f"batch_size must be a positive number of rows, or 0 for full batch; got {batch_size}")
     if full_batch_steps < 1:
         raise ValueError(f"full_batch_steps must be at least 1, got {full_batch_steps}")
 
@@ -326,9 +321,7 @@ def _check_arguments(
 def _check_columns(table: Table, features: list[str], target: str | None) -> None:
     missing = [c for c in features if c not in table.columns]
     if missing:
-        raise CSVFormatError(
-            f"{table.path}: feature columns {missing} not found; the file has {table.columns}"
-        )
+        raise CSVFormatError(f"{table.path}: feature columns {missing} not found; the file has {table.columns}")
     if target is not None and target in features:
         raise CSVFormatError(f"{table.path}: the target {target!r} cannot also be a feature")
     if not features:

@@ -13,9 +13,7 @@ import torch
 from torch import Tensor
 
 
-def planar(
-    n_samples: int = 400, noise: float = 0.2, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
+def planar(n_samples: int = 400, noise: float = 0.2, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """The course's "flower": two classes on the petals r = 4 sin 4t, with noise on t and r."""
     per_class = n_samples // 2
     X, y = [], []
@@ -28,9 +26,7 @@ def planar(
     return torch.cat(X).float(), torch.cat(y)
 
 
-def moons(
-    n_samples: int = 400, noise: float = 0.1, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
+def moons(n_samples: int = 400, noise: float = 0.1, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Two interleaving half circles."""
     n_out = n_samples // 2
     n_in = n_samples - n_out
@@ -38,10 +34,7 @@ def moons(
     t_in = torch.linspace(0, math.pi, n_in, dtype=torch.float64)
     outer = torch.stack([torch.cos(t_out), torch.sin(t_out)], 1)
     inner = torch.stack([1 - torch.cos(t_in), 1 - torch.sin(t_in) - 0.5], 1)
-    X = (
-        torch.cat([outer, inner])
-        + torch.randn(n_samples, 2, generator=generator, dtype=torch.float64) * noise
-    )
+    X = torch.cat([outer, inner]) + torch.randn(n_samples, 2, generator=generator, dtype=torch.float64) * noise
     y = torch.cat([torch.zeros(n_out, dtype=torch.long), torch.ones(n_in, dtype=torch.long)])
     return X.float(), y
 
@@ -56,10 +49,7 @@ def circles(
     t_in = torch.linspace(0, 2 * math.pi, n_in + 1, dtype=torch.float64)[:-1]
     outer = torch.stack([torch.cos(t_out), torch.sin(t_out)], 1)
     inner = 0.5 * torch.stack([torch.cos(t_in), torch.sin(t_in)], 1)
-    X = (
-        torch.cat([outer, inner])
-        + torch.randn(n_samples, 2, generator=generator, dtype=torch.float64) * noise
-    )
+    X = torch.cat([outer, inner]) + torch.randn(n_samples, 2, generator=generator, dtype=torch.float64) * noise
     y = torch.cat([torch.zeros(n_out, dtype=torch.long), torch.ones(n_in, dtype=torch.long)])
     return X.float(), y
 
@@ -84,9 +74,7 @@ def gaussian_quantiles(
     return X.float(), y
 
 
-def xor(
-    n_samples: int = 400, noise: float = 0.1, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
+def xor(n_samples: int = 400, noise: float = 0.1, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Uniform points in [−1, 1]²; class 1 where the coordinates' signs differ; Gaussian jitter ``noise``."""
     X = torch.rand(n_samples, 2, generator=generator, dtype=torch.float64) * 2 - 1
     y = ((X[:, 0] > 0) != (X[:, 1] > 0)).long()
@@ -104,14 +92,10 @@ BUILTIN: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {
 }
 
 
-def make_dataset(
-    name: str, n_samples: int = 400, noise: float | None = None, seed: int = 0
-) -> tuple[Tensor, Tensor]:
+def make_dataset(name: str, n_samples: int = 400, noise: float | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Generate the built-in data set ``name`` from ``seed``; ``noise=None`` keeps its default."""
     if name not in BUILTIN:
-        raise ValueError(
-            f"unknown data set {name!r}: expected one of {sorted(BUILTIN)} or a path to a .csv file"
-        )
+        raise ValueError(f"unknown data set {name!r}: expected one of {sorted(BUILTIN)} or a path to a .csv file")
     if n_samples < 2:
         raise ValueError(f"n_samples must be at least 2, got {n_samples}")
     kwargs = {} if noise is None else {"noise": noise}

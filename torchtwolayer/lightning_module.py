@@ -26,9 +26,7 @@ HEAD_OF_TASK = {"binary": "sigmoid", "multiclass": "softmax", "regression": "ide
 def make_metrics(task: str, n_outputs: int) -> MetricCollection:
     """binary: accuracy, F1, AUROC (binned: fixed memory); multiclass: accuracy, macro-F1; regression: MSE, R²."""
     if task == "binary":
-        return MetricCollection(
-            {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC(thresholds=200)}
-        )
+        return MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC(thresholds=200)})
     if task == "multiclass":
         return MetricCollection(
             {
@@ -116,9 +114,7 @@ class TwoLayerModule(LightningModule):
         J, Z2 = self.net.cost_and_logits(X, Y)  # Z2 comes detached, for the metrics
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(*self._metric_inputs(Z2, Y))
-        self.log(
-            f"{stage}/loss", J, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(X)
-        )
+        self.log(f"{stage}/loss", J, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(X))
         self.log_dict(metrics, on_step=False, on_epoch=True)
         return J
 

@@ -116,9 +116,7 @@ class TwoLayerNet(nn.Module):
     def cost_and_logits(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
         """J and the logits Z2 computed on the way (detached): one forward for loss and metrics."""
         X = self._as_input(X)
-        return two_layer_cost_and_logits(
-            X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output
-        )
+        return two_layer_cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
 
     @torch.no_grad()
     def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:

@@ -17,9 +17,7 @@ _G = {
 }
 
 
-def reference_logits(
-    X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str = "tanh"
-) -> Tensor:
+def reference_logits(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str = "tanh") -> Tensor:
     """Z2 through ``F.linear`` and autograd."""
     return F.linear(_G[activation](F.linear(X, W1, b1)), W2, b2)
 

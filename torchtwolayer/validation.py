@@ -31,8 +31,7 @@ def check_input(X: object, n0: int | None = None, name: str = "X") -> Tensor:
     X = check_tensor(name, X)
     if not X.is_floating_point():
         raise TypeError(
-            f"{name} must be a floating-point tensor, got dtype {X.dtype}; "
-            f"use {name}.float() or {name}.double()"
+            f"{name} must be a floating-point tensor, got dtype {X.dtype}; use {name}.float() or {name}.double()"
         )
     if X.dim() != 2:
         hint = " (a single example? use X.reshape(1, -1))" if X.dim() == 1 else ""
