@@ -159,7 +159,7 @@ def test_only_needed_gradients_are_computed():
         raise AssertionError("dZ1 computed although no gradient of X, W1 or b1 was asked for")
 
     g = get_activation("tanh")
-    g_spy = type(g)(g.name, g.forward_, g_backward_must_not_run, g.derivative)
+    g_spy = type(g)(g.name, g.forward_, g.derivative, g_backward_must_not_run)
     X, _, (W1, b1, W2, _b2) = make_problem(3, 2, 4, 1, "identity")
     A1 = torch.tanh(X @ W1.T + b1)
     grads = backward(torch.ones(3, 1, dtype=torch.float64), X, A1, W1, W2, g_spy, (False, False, False, True, True))

@@ -2,6 +2,7 @@
 
 from .activations import ACTIVATIONS
 from .function import TwoLayer, TwoLayerCost, two_layer, two_layer_cost, two_layer_cost_and_logits
+from .fused import GradientDescent, gradient_descent_step
 from .heads import HEADS
 from .init import INITS
 from .module import TwoLayerNet
@@ -11,9 +12,11 @@ __all__ = [
     "ACTIVATIONS",
     "HEADS",
     "INITS",
+    "GradientDescent",
     "TwoLayer",
     "TwoLayerCost",
     "TwoLayerNet",
+    "gradient_descent_step",
     "reference_cost",
     "reference_logits",
     "two_layer",

@@ -22,41 +22,48 @@ aten = torch.ops.aten
 
 @dataclass(frozen=True)
 class Activation:
-    """A hidden activation: ``forward_(Z1)`` returns A1 and may overwrite Z1;
-    ``backward(dA1, A1)`` returns dA1 ⊙ g′(Z1)."""
+    """A hidden activation g.
+
+    ``forward_(Z1)`` returns A1 = g(Z1) and may overwrite Z1. ``backward(dA1, A1)``
+    returns dA1 ⊙ g′(Z1) through ATen's fused kernel ``backward_op`` (identity: dA1);
+    ``backward_(dA1, A1)`` writes it over dA1, for the fused step without autograd.
+    """
 
     name: str
     forward_: Callable[[Tensor], Tensor]
-    backward: Callable[[Tensor, Tensor], Tensor]
     derivative: str  # g′ written with A1, for docs and the README
+    backward_op: Callable[..., Tensor] | None = None
+    backward_args: tuple = ()
+
+    def backward(self, dA1: Tensor, A1: Tensor) -> Tensor:
+        if self.backward_op is None:
+            return dA1
+        return self.backward_op(dA1, A1, *self.backward_args)
+
+    def backward_(self, dA1: Tensor, A1: Tensor) -> Tensor:
+        if self.backward_op is not None:
+            self.backward_op.grad_input(dA1, A1, *self.backward_args, grad_input=dA1)
+        return dA1
 
 
 def _identity(Z1: Tensor) -> Tensor:
     return Z1
 
 
-def _identity_backward(dA1: Tensor, A1: Tensor) -> Tensor:
-    return dA1
-
-
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("tanh", torch.tanh_, aten.tanh_backward, "1 − A1²"),
-        Activation("sigmoid", torch.sigmoid_, aten.sigmoid_backward, "A1 (1 − A1)"),
-        Activation(
-            "relu",
-            torch.relu_,
-            lambda dA1, A1: aten.threshold_backward(dA1, A1, 0),
-            "1 if A1 > 0 else 0",
-        ),
+        Activation("tanh", torch.tanh_, "1 − A1²", aten.tanh_backward),
+        Activation("sigmoid", torch.sigmoid_, "A1 (1 − A1)", aten.sigmoid_backward),
+        Activation("relu", torch.relu_, "1 if A1 > 0 else 0", aten.threshold_backward, (0,)),
         Activation(
             "leaky_relu",
             lambda Z1: torch.nn.functional.leaky_relu_(Z1, LEAKY_RELU_SLOPE),
-            lambda dA1, A1: aten.leaky_relu_backward(dA1, A1, LEAKY_RELU_SLOPE, True),
             f"1 if A1 > 0 else {LEAKY_RELU_SLOPE}",
+            aten.leaky_relu_backward,
+            (LEAKY_RELU_SLOPE, True),  # True: the second argument is the output A1
         ),
-        Activation("identity", _identity, _identity_backward, "1"),
+        Activation("identity", _identity, "1"),
     )
 }
 

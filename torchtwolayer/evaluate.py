@@ -11,9 +11,6 @@ from .lightning_module import TwoLayerModule, make_metrics
 @torch.no_grad()
 def evaluate(model: TwoLayerModule, datamodule: TwoLayerDataModule, split: str) -> dict[str, float]:
     """Cost J and the task's metrics of ``model`` on ``split`` (``train``, ``val`` or ``test``)."""
-    X, Y = datamodule.tensors(split)
-    X, Y = X.to(model.device), Y.to(model.device)
-    J, Z2 = model.net.cost_and_logits(X, Y)
     metrics = make_metrics(model.hparams.task, model.hparams.n_outputs).to(model.device)
-    scores = {k: v.item() for k, v in metrics(*model._metric_inputs(Z2, Y)).items()}
-    return {"loss": J.item(), **scores}
+    J = model.score(*datamodule.tensors(split), metrics)
+    return {"loss": J.item(), **{k: v.item() for k, v in metrics.compute().items()}}

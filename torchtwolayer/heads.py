@@ -27,11 +27,13 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class Head:
-    """``link(Z2)`` is A2; ``loss_sum(Z2, Y)`` is Σ L over all examples;
+    """``link(Z2)`` is A2 (``link_out(Z2, out)`` writes it into ``out``);
+    ``loss_sum(Z2, Y)`` is Σ L over all examples;
     ``target_grad(Z2, Y)`` is ∂ Σ L / ∂Y (used only when Y requires grad)."""
 
     name: str
     link: Callable[[Tensor], Tensor]
+    link_out: Callable[[Tensor, Tensor], Tensor]
     loss_sum: Callable[[Tensor, Tensor], Tensor]
     target_grad: Callable[[Tensor, Tensor], Tensor]
     task: str
@@ -52,6 +54,7 @@ HEADS: dict[str, Head] = {
         Head(
             "sigmoid",
             torch.sigmoid,
+            lambda Z2, out: torch.sigmoid(Z2, out=out),
             lambda Z2, Y: F.binary_cross_entropy_with_logits(Z2, Y, reduction="sum"),
             lambda Z2, Y: -Z2,
             "binary",
@@ -59,6 +62,7 @@ HEADS: dict[str, Head] = {
         Head(
             "softmax",
             _softmax,
+            lambda Z2, out: out.copy_(torch.softmax(Z2, dim=1)),  # aten's _softmax.out needs a contiguous out
             lambda Z2, Y: -(Y * torch.log_softmax(Z2, dim=1)).sum(),
             lambda Z2, Y: -torch.log_softmax(Z2, dim=1),
             "multiclass",
@@ -66,6 +70,7 @@ HEADS: dict[str, Head] = {
         Head(
             "identity",
             _identity,
+            lambda Z2, out: out.copy_(Z2),
             lambda Z2, Y: 0.5 * (Z2 - Y).square().sum(),
             lambda Z2, Y: Y - Z2,
             "regression",

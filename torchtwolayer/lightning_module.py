@@ -17,6 +17,8 @@ from torchmetrics.classification import (
 )
 from torchmetrics.regression import MeanSquaredError, R2Score
 
+from .data import TwoLayerDataModule
+from .fused import forward_backward, prepare_target
 from .module import TwoLayerNet
 
 TaskName = Literal["binary", "multiclass", "regression"]
@@ -56,6 +58,10 @@ class TwoLayerModule(LightningModule):
         nesterov: Nesterov momentum.
         weight_decay: L2 penalty.
         seed: seed of the initialisation.
+        fused: compute the gradients with the hand-written equations and no autograd graph
+            whenever that is exact for the run (one process, 32/64-bit precision, no gradient
+            clipping or accumulation); otherwise, and with ``False``, go through autograd and
+            the same hand-written backward. Both give the same numbers.
     """
 
     def __init__(
@@ -71,11 +77,14 @@ class TwoLayerModule(LightningModule):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         seed: int = 0,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         _check_hyperparameters(n_features, n_outputs, hidden_size, lr, momentum, nesterov, weight_decay, task)
         self.save_hyperparameters()
         self.net: TwoLayerNet | None = None
+        self._loss_sum, self._loss_count = torch.zeros(()), 0  # the epoch's training loss, summed
+        self._train_metrics_from_data, self._check_batches = False, True
         if n_outputs is not None and task is not None:
             self._build(task, n_outputs)
 
@@ -92,8 +101,26 @@ class TwoLayerModule(LightningModule):
         self.test_metrics = metrics.clone(prefix="test/")
 
     def setup(self, stage: str) -> None:
-        if self.net is not None:
-            return
+        if self.net is None:
+            self._build_from_datamodule()
+        if stage == "fit":
+            self.automatic_optimization = not self._fused_is_exact()
+            from_us = isinstance(getattr(self.trainer, "datamodule", None), TwoLayerDataModule)
+            self._train_metrics_from_data = from_us  # our data module can give the whole split
+            self._check_batches = not from_us  # our batches were checked when loaded
+
+    def _fused_is_exact(self) -> bool:
+        """The no-autograd step skips autograd hooks, autocast and Lightning's clipping/accumulation."""
+        t = self.trainer
+        return (
+            self.hparams.fused
+            and t.world_size == 1
+            and not t.gradient_clip_val
+            and t.accumulate_grad_batches == 1
+            and str(t.precision) in ("32-true", "64-true", "32", "64")
+        )
+
+    def _build_from_datamodule(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)
         task = self.hparams.task or getattr(dm, "task", None)
         n_outputs = self.hparams.n_outputs or getattr(dm, "n_outputs", None)
@@ -109,14 +136,72 @@ class TwoLayerModule(LightningModule):
         return self.net.predict_proba(X)
 
     # -------------------------------------------------------------- training
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        X, Y = batch
+        if self.automatic_optimization:
+            J, Z2 = self.net.cost_and_logits(X, Y)  # Z2 comes detached, for the metrics
+        else:
+            J, Z2 = self._fused_step(X, Y)
+        self._track_train(J, Z2, Y)
+        return J
+
+    def _fused_step(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+        """The hand-written gradients without a graph, then the optimizer's W ← W − α dW."""
+        J, Z2, grads = forward_backward(self.net, X, prepare_target(self.net, X, Y, self._check_batches))
+        for p, dp in zip(self.net.parameters(), grads[1:], strict=True):
+            p.grad = dp
+        self.optimizers().step()
+        return J, Z2
+
+    def _track_train(self, J: Tensor, Z2: Tensor, Y: Tensor) -> None:
+        """Cheap per-step bookkeeping: the loss is summed on the device and logged at the
+        logger's cadence; metrics come from the whole training split at the epoch's end
+        (or, for data from elsewhere, are updated on every batch)."""
+        self._loss_sum = J.detach() if self._loss_count == 0 else self._loss_sum + J.detach()
+        self._loss_count += 1
+        if not self._train_metrics_from_data:
+            self.train_metrics.update(*self._metric_inputs(Z2, Y))
+        loop = self.trainer.fit_loop.epoch_loop
+        if (getattr(loop, "_batches_that_stepped", 0) + 1) % self.trainer.log_every_n_steps == 0:
+            self.log("train/loss_step", J, prog_bar=True)
+
+    def on_train_epoch_end(self) -> None:
+        if self._loss_count:
+            self.log("train/loss", self._loss_sum / self._loss_count, sync_dist=True, prog_bar=True)
+            self._loss_count = 0
+        if self._train_metrics_from_data:
+            X, Y = self.trainer.datamodule.tensors("train")
+            self.score(X, Y, self.train_metrics)
+        self._log_metrics(self.train_metrics)
+
+    @torch.no_grad()
+    def score(self, X: Tensor, Y: Tensor, metrics: MetricCollection, chunk: int = 65536) -> Tensor:
+        """Update ``metrics`` with the whole (X, Y) in large chunks; return the cost J on it."""
+        J = torch.zeros((), device=self.device, dtype=torch.float64)
+        for i in range(0, len(X), chunk):
+            Xi, Yi = X[i : i + chunk].to(self.device), Y[i : i + chunk].to(self.device)
+            Ji, Z2 = self.net.cost_and_logits(Xi, Yi)
+            metrics.update(*self._metric_inputs(Z2, Yi))
+            J += Ji.double() * len(Xi)
+        return J / len(X)
+
+    def _log_metrics(self, metrics: MetricCollection) -> None:
+        """Compute (synchronised across processes by torchmetrics), log, reset."""
+        self.log_dict(metrics.compute())
+        metrics.reset()
+
     def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         X, Y = batch
-        J, Z2 = self.net.cost_and_logits(X, Y)  # Z2 comes detached, for the metrics
-        metrics = getattr(self, f"{stage}_metrics")
-        metrics.update(*self._metric_inputs(Z2, Y))
-        self.log(f"{stage}/loss", J, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(X))
-        self.log_dict(metrics, on_step=False, on_epoch=True)
+        J, Z2 = self.net.cost_and_logits(X, Y)
+        getattr(self, f"{stage}_metrics").update(*self._metric_inputs(Z2, Y))
+        self.log(f"{stage}/loss", J, on_epoch=True, prog_bar=True, batch_size=len(Y), sync_dist=True)
         return J
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics(self.val_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics(self.test_metrics)
 
     def _metric_inputs(self, Z2: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
         task = self.hparams.task
@@ -125,9 +210,6 @@ class TwoLayerModule(LightningModule):
         if task == "multiclass":
             return Z2, Y
         return Z2[:, 0], Y
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._shared_step(batch, "train")
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._shared_step(batch, "val")
