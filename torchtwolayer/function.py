@@ -33,14 +33,14 @@ class TwoLayer(Function):
         g = get_activation(activation)
         A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
-        ctx.activation = activation
+        ctx.g = g
         ctx.save_for_backward(X, W1, b1, W2, A1)
         return Z2
 
     @staticmethod
     def backward(ctx, dZ2):
         X, W1, b1, W2, A1 = ctx.saved_tensors
-        g = get_activation(ctx.activation)
+        g = ctx.g
         if torch.is_grad_enabled():  # create_graph: make A1 a function of the inputs
             A1 = equations.hidden(X, W1, b1, g)
         grads = equations.backward(dZ2, X, A1, W1, W2, g, ctx.needs_input_grad[:5])
@@ -50,25 +50,31 @@ class TwoLayer(Function):
 class TwoLayerCost(Function):
     """J = (1/m) Σ L(A2, Y) of the network, with the note's backward from dZ2 = A2 − Y.
 
-    Returns ``(J, Z2)``; Z2 is a non-differentiable by-product for metrics, at no extra cost.
+    Returns J, or ``(J, Z2)`` with ``with_logits``: Z2 is then a non-differentiable
+    by-product for metrics, at no extra cost.
     """
 
     @staticmethod
-    def forward(ctx, X, Y, W1, b1, W2, b2, activation: str, output: str):
+    def forward(ctx, X, Y, W1, b1, W2, b2, activation: str, output: str, with_logits: bool = False):
         g, head = get_activation(activation), get_head(output)
         m, n2 = X.shape[0], W2.shape[0]
         A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
-        J = head.loss_sum(Z2, as_dense_target(Y, n2, Z2.dtype)) / m  # ()
-        ctx.activation, ctx.output = activation, output
+        J = head.cost(Z2, as_dense_target(Y, n2, Z2.dtype))  # ()
+        ctx.g, ctx.head = g, head
         ctx.save_for_backward(X, Y, W1, b1, W2, b2, A1, Z2)
+        if not with_logits:
+            return J
         ctx.mark_non_differentiable(Z2)
+        ctx.set_materialize_grads(False)  # no zeros tensor for Z2's (absent) gradient
         return J, Z2
 
     @staticmethod
-    def backward(ctx, dJ, _dZ2):
+    def backward(ctx, dJ, _dZ2=None):
+        if dJ is None:  # only the (non-differentiable) Z2 was used
+            return (None,) * 9
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
-        g, head = get_activation(ctx.activation), get_head(ctx.output)
+        g, head, needs = ctx.g, ctx.head, ctx.needs_input_grad
         m, n2 = X.shape[0], W2.shape[0]
         if torch.is_grad_enabled():  # create_graph: make A1, Z2 functions of the inputs
             A1 = equations.hidden(X, W1, b1, g)
@@ -77,15 +83,12 @@ class TwoLayerCost(Function):
         A2 = head.link(Z2)  # (m, n2)
         dZ2 = A2 - Y  # (m, n2)  the note's dZ[2] = A[2] − Y
         scale = dJ / m  # the note's 1/m, and the upstream gradient, applied once
+        dZ2 = dZ2 * scale if torch.is_grad_enabled() else dZ2.mul_(scale)
         dX, dW1, db1, dW2, db2 = equations.backward(
-            dZ2 * scale, X, A1, W1, W2, g, _pick(ctx.needs_input_grad, 0, 2, 3, 4, 5)
+            dZ2, X, A1, W1, W2, g, (needs[0], needs[2], needs[3], needs[4], needs[5])
         )
-        dY = head.target_grad(Z2, Y) * scale if ctx.needs_input_grad[1] else None
-        return dX, dY, dW1, db1, dW2, db2, None, None
-
-
-def _pick(flags: tuple[bool, ...], *idx: int) -> tuple[bool, ...]:
-    return tuple(flags[i] for i in idx)
+        dY = head.target_grad(Z2, Y) * scale if needs[1] else None
+        return dX, dY, dW1, db1, dW2, db2, None, None, None
 
 
 def two_layer(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str = "tanh") -> Tensor:
@@ -164,7 +167,8 @@ def two_layer_cost(
         >>> J.backward(); b2.grad  # db2 = A2 − Y = −0.5
         tensor([-0.5000])
     """
-    return two_layer_cost_and_logits(X, Y, W1, b1, W2, b2, activation, output)[0]
+    Y = _checked_target(X, Y, W1, b1, W2, b2, activation, output)
+    return TwoLayerCost.apply(X, Y, W1, b1, W2, b2, activation, output)
 
 
 def two_layer_cost_and_logits(
@@ -178,8 +182,15 @@ def two_layer_cost_and_logits(
     output: str = "sigmoid",
 ) -> tuple[Tensor, Tensor]:
     """:func:`two_layer_cost` and the logits Z2 (m, n2) it computed on the way, detached from the graph."""
+    Y = _checked_target(X, Y, W1, b1, W2, b2, activation, output)
+    return TwoLayerCost.apply(X, Y, W1, b1, W2, b2, activation, output, True)
+
+
+def _checked_target(
+    X: Tensor, Y: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str, output: str
+) -> Tensor:
+    """Check every argument; return Y in the form the head takes."""
     get_activation(activation)
     head = get_head(output)
     check_parameters(X, W1, b1, W2, b2)
-    Y = check_target(Y, X.shape[0], W2.shape[0], head, X.dtype)
-    return TwoLayerCost.apply(X, Y, W1, b1, W2, b2, activation, output)
+    return check_target(Y, X.shape[0], W2.shape[0], head, X.dtype)

@@ -54,7 +54,7 @@ def forward_backward(
     with torch.no_grad():
         A1 = equations.hidden(X, net.W1, net.b1, g)  # (m, n1)
         Z2 = equations.output(A1, net.W2, net.b2)  # (m, n2)
-        J = head.loss_sum(Z2, Y) / m if cost else None
+        J = head.cost(Z2, Y) if cost else None
         dZ2 = head.link(Z2) - Y  # (m, n2)  the note's dZ[2] = A[2] − Y
         return J, Z2, equations.backward(dZ2.mul_(1 / m), X, A1, net.W1, net.W2, g)
 
@@ -123,7 +123,7 @@ class GradientDescent:
             # W ← W − α dW for every parameter, the 1/m of every dW folded into α
             partial(torch._foreach_add_, self.params, [dW1, db1, dW2, db2], alpha=-self.lr / m),
         ]
-        return forward, partial(lambda: head.loss_sum(Z2.t(), Y.t()) / m), backward
+        return forward, partial(head.cost, Z2.t(), Y.t()), backward
 
     @property
     def params(self) -> list[Tensor]:

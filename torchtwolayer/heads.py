@@ -28,13 +28,13 @@ from torch import Tensor
 @dataclass(frozen=True)
 class Head:
     """``link(Z2)`` is A2 (``link_out(Z2, out)`` writes it into ``out``);
-    ``loss_sum(Z2, Y)`` is Σ L over all examples;
+    ``cost(Z2, Y)`` is J = (1/m) Σ L over the m examples, Y dense (m, n2);
     ``target_grad(Z2, Y)`` is ∂ Σ L / ∂Y (used only when Y requires grad)."""
 
     name: str
     link: Callable[[Tensor], Tensor]
     link_out: Callable[[Tensor, Tensor], Tensor]
-    loss_sum: Callable[[Tensor, Tensor], Tensor]
+    cost: Callable[[Tensor, Tensor], Tensor]
     target_grad: Callable[[Tensor, Tensor], Tensor]
     task: str
 
@@ -47,15 +47,29 @@ def _identity(Z2: Tensor) -> Tensor:
     return Z2
 
 
+# Each cost is one ATen call with mean reduction (over m·n2 numbers), rescaled to the
+# note's mean over the m examples of a loss summed over the n2 outputs.
+def _bce_cost(Z2: Tensor, Y: Tensor) -> Tensor:
+    J = torch.binary_cross_entropy_with_logits(Z2, Y, None, None, 1)  # softplus(Z2) − Y Z2, stable
+    return J if Z2.shape[1] == 1 else J * Z2.shape[1]
+
+
+def _cross_entropy_cost(Z2: Tensor, Y: Tensor) -> Tensor:
+    return F.cross_entropy(Z2, Y)  # −(1/m) Σ Y log softmax(Z2), through log-sum-exp
+
+
+def _half_squared_error_cost(Z2: Tensor, Y: Tensor) -> Tensor:
+    return F.mse_loss(Z2, Y) * (0.5 * Z2.shape[1])
+
+
 HEADS: dict[str, Head] = {
     h.name: h
     for h in (
-        # softplus(Z2) − Y Z2, the stable form of the binary cross-entropy
         Head(
             "sigmoid",
             torch.sigmoid,
             lambda Z2, out: torch.sigmoid(Z2, out=out),
-            lambda Z2, Y: F.binary_cross_entropy_with_logits(Z2, Y, reduction="sum"),
+            _bce_cost,
             lambda Z2, Y: -Z2,
             "binary",
         ),
@@ -63,7 +77,7 @@ HEADS: dict[str, Head] = {
             "softmax",
             _softmax,
             lambda Z2, out: out.copy_(torch.softmax(Z2, dim=1)),  # aten's _softmax.out needs a contiguous out
-            lambda Z2, Y: -(Y * torch.log_softmax(Z2, dim=1)).sum(),
+            _cross_entropy_cost,
             lambda Z2, Y: -torch.log_softmax(Z2, dim=1),
             "multiclass",
         ),
@@ -71,7 +85,7 @@ HEADS: dict[str, Head] = {
             "identity",
             _identity,
             lambda Z2, out: out.copy_(Z2),
-            lambda Z2, Y: 0.5 * (Z2 - Y).square().sum(),
+            _half_squared_error_cost,
             lambda Z2, Y: Y - Z2,
             "regression",
         ),

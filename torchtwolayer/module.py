@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -9,10 +10,10 @@ import torch
 from torch import Tensor, nn
 
 from .activations import get_activation
-from .function import two_layer, two_layer_cost_and_logits
+from .function import TwoLayer, TwoLayerCost
 from .heads import get_head
 from .init import check_init, init_layer
-from .validation import check_input
+from .validation import check_input, check_target
 
 
 def _check_size(name: str, value: object) -> int:
@@ -91,6 +92,7 @@ class TwoLayerNet(nn.Module):
                 "for two classes use output='sigmoid' with n_y=1"
             )
         self.init = check_init(init)
+        self._checked_target: tuple[weakref.ref, int] | None = None
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.W1 = nn.Parameter(torch.empty(self.n_h, self.n_x, **factory))
         self.b1 = nn.Parameter(torch.empty(self.n_h, **factory))
@@ -107,16 +109,21 @@ class TwoLayerNet(nn.Module):
 
     def forward(self, X: Tensor) -> Tensor:
         """The logits Z2, shape (m, n_y)."""
-        return two_layer(X, self.W1, self.b1, self.W2, self.b2, self.activation)
+        X = self._as_input(X)
+        return TwoLayer.apply(X, self.W1, self.b1, self.W2, self.b2, self.activation)
 
     def cost(self, X: Tensor, Y: Tensor) -> Tensor:
         """J = (1/m) Σ L(A2, Y) through the fused Function (see :func:`two_layer_cost`)."""
-        return self.cost_and_logits(X, Y)[0]
+        return self._cost(X, Y, with_logits=False)
 
     def cost_and_logits(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
         """J and the logits Z2 computed on the way (detached): one forward for loss and metrics."""
+        return self._cost(X, Y, with_logits=True)
+
+    def _cost(self, X: Tensor, Y: Tensor, with_logits: bool) -> Tensor | tuple[Tensor, Tensor]:
         X = self._as_input(X)
-        return two_layer_cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
+        Y = self._as_target(Y, X)
+        return TwoLayerCost.apply(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output, with_logits)
 
     @torch.no_grad()
     def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:
@@ -138,11 +145,27 @@ class TwoLayerNet(nn.Module):
         Y_hat = (Z2 > 0).long() if self.output == "sigmoid" else Z2  # σ(Z2) > 0.5 ⇔ Z2 > 0
         return Y_hat.squeeze(1) if self.n_y == 1 else Y_hat
 
+    def _as_target(self, Y: Tensor, X: Tensor) -> Tensor:
+        """Y checked for the head; its values are read once per tensor (and again after any
+        in-place change), so full-batch loops that pass the same Y pay for the check once."""
+        checked = self._checked_target
+        recheck = checked is None or checked[0]() is not Y or checked[1] != getattr(Y, "_version", None)
+        Y_checked = check_target(Y, X.shape[0], self.n_y, get_head(self.output), X.dtype, check_values=recheck)
+        if recheck and isinstance(Y, Tensor) and not Y.requires_grad:
+            self._checked_target = (weakref.ref(Y), Y._version)
+        return Y_checked
+
     def _as_input(self, X: Tensor | np.ndarray, check_finite: bool = False) -> Tensor:
         """Arrays become tensors of the parameters' dtype and device; tensors are checked."""
+        W1 = self.W1
         if not isinstance(X, Tensor):
-            X = torch.as_tensor(np.asarray(X), dtype=self.W1.dtype, device=self.W1.device)
+            X = torch.as_tensor(np.asarray(X), dtype=W1.dtype, device=W1.device)
         X = check_input(X, self.n_x)
+        if X.dtype != W1.dtype or X.device != W1.device:
+            raise TypeError(
+                f"X is {X.dtype} on {X.device} but the network's parameters are {W1.dtype} on "
+                f"{W1.device}; use X.to(net.W1) or net.to(X)"
+            )
         if check_finite and not torch.isfinite(X).all():
             raise ValueError("X contains NaN or infinite values; clean or impute them first")
         return X

@@ -97,12 +97,14 @@ def check_target(Y: object, m: int, n2: int, head: Head, dtype: torch.dtype, che
         raise ValueError(
             f"Y for the {head.name!r} head must have shape (m, n2) = ({m}, {n2}){one_d}; got {tuple(Y.shape)}"
         )
-    if head.name == "sigmoid" and check_values and not _is_compiling() and ((Y < 0) | (Y > 1)).any():
-        raise ValueError(
-            "Y for the 'sigmoid' head must lie in [0, 1] (binary or multi-label targets); "
-            f"got values from {Y.min().item():g} to {Y.max().item():g}. "
-            "For regression use output='identity'; for classes use output='softmax'"
-        )
+    if head.name == "sigmoid" and check_values and not _is_compiling():
+        lo, hi = (v.item() for v in torch.aminmax(Y.detach()))
+        if not 0 <= lo <= hi <= 1:  # also catches NaN
+            raise ValueError(
+                "Y for the 'sigmoid' head must lie in [0, 1] (binary or multi-label targets); "
+                f"got values from {lo:g} to {hi:g}. "
+                "For regression use output='identity'; for classes use output='softmax'"
+            )
     return Y
 
 
@@ -120,10 +122,10 @@ def _check_softmax_target(Y: Tensor, m: int, n2: int, dtype: torch.dtype, check_
     if not Y.is_floating_point():
         if tuple(Y.shape) != (m,):
             raise ValueError(f"class indices Y must have shape (m,) = ({m},), got {tuple(Y.shape)}")
-        if check_values and ((Y < 0) | (Y >= n2)).any():
+        lo, hi = (v.item() for v in torch.aminmax(Y)) if check_values else (0, 0)
+        if not 0 <= lo <= hi < n2:
             raise ValueError(
-                f"class indices Y must lie in [0, {n2 - 1}] for n2 = {n2} classes; "
-                f"got values from {Y.min().item()} to {Y.max().item()}"
+                f"class indices Y must lie in [0, {n2 - 1}] for n2 = {n2} classes; got values from {lo} to {hi}"
             )
         return Y.long()
     if Y.dtype != dtype:

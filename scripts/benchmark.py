@@ -1,0 +1,428 @@
+"""Benchmarks: the hand-written backward against what users would pick instead.
+
+    python scripts/benchmark.py                      # everything, prints markdown tables
+    python scripts/benchmark.py --sections function  # one section
+    python scripts/benchmark.py --markdown bench.md --json bench.json
+    python scripts/benchmark.py --quick              # tiny sizes: checks the script runs
+
+Sections (all float32 on the CPU unless said):
+  function  one SGD step (cost, backward, torch.optim.SGD) through TwoLayerNet.cost vs the same
+            math through autograd (nn.Linear, nn.Tanh, nn.Linear, BCEWithLogitsLoss); the fused
+            step (GradientDescent); at the large size the floor: the step's two big matrix products
+  memory    peak RSS of training steps at the large size (separate processes) and the bytes
+            saved for backward (saved_tensors_hooks)
+  course    the course workload: flower, 4 tanh units, lr 1.2, 10 000 full-batch steps, cost
+            every 1 000 steps: numpy (float64, the note's equations) vs GradientDescent vs Lightning
+  tabular   200 000 x 32 binary data, 64 tanh units, plain SGD, 2 epochs, batch 256 and 1024:
+            samples/s of the second epoch, Lightning fit vs a bare PyTorch loop vs scikit-learn
+
+Variants run interleaved in one process, several repetitions, medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from torchtwolayer import GradientDescent, TwoLayerNet  # noqa: E402
+from torchtwolayer.datasets import planar  # noqa: E402
+
+SIZES = {"tiny": (400, 2, 4), "medium": (256, 784, 256), "large": (4096, 1024, 1024)}
+QUICK_SIZES = {"tiny": (400, 2, 4), "medium": (64, 32, 16), "large": (256, 64, 64)}
+
+
+def median_times(fns: dict[str, Callable[[], object]], reps: int, inner: int) -> dict[str, float]:
+    """Median seconds per call of each function, the functions interleaved in every repetition."""
+    for f in fns.values():  # warm up
+        f()
+        f()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            for _ in range(inner):
+                f()
+            times[k].append((time.perf_counter() - t) / inner)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def binary_problem(m: int, n0: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(m, n0, generator=g)
+    return X, (X[:, 0] * X[:, -1] > 0).float()
+
+
+def autograd_model(n0: int, n1: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n0, n1), nn.Tanh(), nn.Linear(n1, 1))
+
+
+# ---------------------------------------------------------------- function level
+def bench_function(sizes: dict[str, tuple[int, int, int]], reps: int) -> list[dict]:
+    rows = []
+    for name, (m, n0, n1) in sizes.items():
+        X, Y = binary_problem(m, n0)
+        ours = TwoLayerNet(n0, n1, init="pytorch", seed=0)
+        opt_ours = torch.optim.SGD(ours.parameters(), lr=0.01)
+        ref = autograd_model(n0, n1)
+        opt_ref = torch.optim.SGD(ref.parameters(), lr=0.01)
+        bce, Y2 = nn.BCEWithLogitsLoss(), Y[:, None]
+        fused = GradientDescent(TwoLayerNet(n0, n1, init="pytorch", seed=0), X, Y, lr=0.01)
+
+        def step_ours() -> None:
+            opt_ours.zero_grad()
+            ours.cost(X, Y).backward()
+            opt_ours.step()
+
+        def step_autograd() -> None:
+            opt_ref.zero_grad()
+            bce(ref(X), Y2).backward()
+            opt_ref.step()
+
+        fns = {"ours": step_ours, "autograd": step_autograd, "fused": lambda: fused.step()}
+        dZ1, W1 = torch.randn(m, n1), ours.W1.detach()
+        if name == "large":  # the floor: Z1 = X W1ᵀ and dW1 = dZ1ᵀ X, the step's two big products
+            fns["floor"] = lambda: (torch.mm(X, W1.t()), torch.mm(dZ1.t(), X))
+        inner = max(3, min(2000, int(3e8 / (m * n0 * n1 * 6 + 2e6))))
+        with torch.no_grad():
+            pass
+        t = median_times(fns, reps, inner)
+        row = {
+            "size": f"{name} (m={m}, {n0}→{n1}→1)",
+            "ours_us": t["ours"] * 1e6,
+            "autograd_us": t["autograd"] * 1e6,
+            "ratio": t["ours"] / t["autograd"],
+            "fused_us": t["fused"] * 1e6,
+            "fused_speedup": t["autograd"] / t["fused"],
+        }
+        if "floor" in t:
+            row["floor_us"] = t["floor"] * 1e6
+            row["ours_over_floor"] = t["ours"] / t["floor"]
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------- memory
+MEMORY_CHILD = """
+import resource, sys, torch, torch.nn as nn
+sys.path.insert(0, {root!r})
+from torchtwolayer import TwoLayerNet
+m, n0, n1 = {size}
+g = torch.Generator().manual_seed(0)
+X = torch.randn(m, n0, generator=g); Y = (X[:, 0] > 0).float()
+if {variant!r} == "ours":
+    net = TwoLayerNet(n0, n1, init="pytorch", seed=0); loss = lambda: net.cost(X, Y)
+else:
+    net = nn.Sequential(nn.Linear(n0, n1), nn.Tanh(), nn.Linear(n1, 1)); bce = nn.BCEWithLogitsLoss()
+    loss = lambda: bce(net(X), Y[:, None])
+opt = torch.optim.SGD(net.parameters(), lr=0.01)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for _ in range(3):
+    opt.zero_grad(); loss().backward(); opt.step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, base)
+"""
+
+
+def saved_bytes(loss_fn: Callable[[], torch.Tensor]) -> int:
+    """Bytes of the distinct storages saved for backward by one forward pass."""
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss_fn()
+    return sum(seen.values())
+
+
+def bench_memory(size: tuple[int, int, int]) -> list[dict]:
+    rows = []
+    m, n0, n1 = size
+    X, Y = binary_problem(m, n0)
+    for variant in ("ours", "autograd"):
+        code = MEMORY_CHILD.format(root=str(ROOT), size=size, variant=variant)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        peak_kib, base_kib = (int(v) for v in out.stdout.split())
+        if variant == "ours":
+            net = TwoLayerNet(n0, n1, init="pytorch", seed=0)
+            saved = saved_bytes(lambda net=net: net.cost(X, Y))
+        else:
+            ref, bce = autograd_model(n0, n1), nn.BCEWithLogitsLoss()
+            saved = saved_bytes(lambda: bce(ref(X), Y[:, None]))
+        rows.append(
+            {
+                "variant": variant,
+                "peak_rss_mib": peak_kib / 1024,
+                "step_rss_mib": (peak_kib - base_kib) / 1024,
+                "saved_for_backward_mib": saved / 2**20,
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------------- course
+def numpy_course(X: np.ndarray, Y: np.ndarray, steps: int, lr: float = 1.2, cost_every: int = 1000) -> list[float]:
+    """The note's equations, straight numpy, examples as columns, float64, the course's init."""
+    rng = np.random.default_rng(2)
+    n0, m = X.shape
+    W1, b1 = rng.normal(size=(4, n0)) * 0.01, np.zeros((4, 1))
+    W2, b2 = rng.normal(size=(1, 4)) * 0.01, np.zeros((1, 1))
+    costs = []
+    for i in range(steps):
+        Z1 = W1 @ X + b1
+        A1 = np.tanh(Z1)
+        Z2 = W2 @ A1 + b2
+        A2 = 1 / (1 + np.exp(-Z2))
+        if i % cost_every == 0:
+            costs.append(float(-np.sum(Y * np.log(A2) + (1 - Y) * np.log(1 - A2)) / m))
+        dZ2 = A2 - Y
+        dW2 = dZ2 @ A1.T / m
+        db2 = np.sum(dZ2, axis=1, keepdims=True) / m
+        dZ1 = (W2.T @ dZ2) * (1 - A1**2)
+        dW1 = dZ1 @ X.T / m
+        db1 = np.sum(dZ1, axis=1, keepdims=True) / m
+        W1 -= lr * dW1
+        b1 -= lr * db1
+        W2 -= lr * dW2
+        b2 -= lr * db2
+    return costs
+
+
+def lightning_course(steps: int) -> float:
+    """Seconds of ``trainer.fit`` on the flower, full batch, no validation, logger or checkpoints."""
+    import lightning.pytorch as pl
+
+    from torchtwolayer.data import TwoLayerDataModule
+    from torchtwolayer.lightning_module import TwoLayerModule
+
+    pl.seed_everything(0, verbose=False)
+    dm = TwoLayerDataModule("planar", val_fraction=0.0, full_batch_steps=1000)
+    model = TwoLayerModule(n_features=2, hidden_size=4, lr=1.2)
+    trainer = pl.Trainer(
+        max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0,
+    )  # fmt: skip
+    t = time.perf_counter()
+    trainer.fit(model, dm)
+    return time.perf_counter() - t
+
+
+def bench_course(steps: int, reps: int) -> list[dict]:
+    X, y = planar(generator=torch.Generator().manual_seed(1))
+    Xn, Yn = X.numpy().T.astype(np.float64).copy(), y.numpy()[None].astype(np.float64)
+    times: dict[str, list[float]] = {"numpy float64": [], "GradientDescent float64": [], "GradientDescent float32": []}
+    finals: dict[str, float] = {}
+    for _ in range(reps):
+        t = time.perf_counter()
+        finals["numpy float64"] = numpy_course(Xn, Yn, steps)[-1]
+        times["numpy float64"].append(time.perf_counter() - t)
+        for dtype, key in ((torch.float64, "GradientDescent float64"), (torch.float32, "GradientDescent float32")):
+            net = TwoLayerNet(2, 4, init="course", seed=2, dtype=dtype)
+            gd = GradientDescent(net, X.to(dtype), y, lr=1.2)
+            t = time.perf_counter()
+            finals[key] = gd.run(steps, cost_every=1000)[-1]
+            times[key].append(time.perf_counter() - t)
+    base = statistics.median(times["numpy float64"])
+    rows = [
+        {"variant": k, "seconds": statistics.median(v), "ratio_to_numpy": statistics.median(v) / base,
+         "last_cost": finals[k]}
+        for k, v in times.items()
+    ]  # fmt: skip
+    t = lightning_course(steps)
+    rows.append({"variant": "Lightning fit (float32)", "seconds": t, "ratio_to_numpy": t / base, "last_cost": None})
+    return rows
+
+
+# --------------------------------------------------------------------- tabular
+def tabular_data(n: int, d: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Binary labels from a random one-hidden-layer teacher, about balanced."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g)
+    W = torch.randn(d, 16, generator=g) / d**0.5
+    v = torch.randn(16, generator=g)
+    score = torch.tanh(X @ W) @ v
+    return X, (score > score.median()).float()
+
+
+def bare_loop_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple[list, float]:
+    net = TwoLayerNet(X.shape[1], 64, init="xavier", seed=0)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    times = []
+    for epoch in range(epochs):
+        order = torch.randperm(len(X), generator=torch.Generator().manual_seed(epoch))
+        t = time.perf_counter()
+        for i in range(0, len(X), batch):
+            idx = order[i : i + batch]
+            opt.zero_grad()
+            net.cost(X[idx], Y[idx]).backward()
+            opt.step()
+        times.append(time.perf_counter() - t)
+    return times, net
+
+
+def lightning_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple[list, object]:
+    import lightning.pytorch as pl
+
+    from torchtwolayer.lightning_module import TwoLayerModule
+
+    class EpochTimer(pl.Callback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            self.t = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            self.times.append(time.perf_counter() - self.t)
+
+    dm = _TabularData(X, Y, batch)
+    model = TwoLayerModule(n_features=X.shape[1], hidden_size=64, lr=lr, init="xavier")
+    timer = EpochTimer()
+    trainer = pl.Trainer(
+        max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0, callbacks=[timer],
+    )  # fmt: skip
+    trainer.fit(model, dm)
+    return timer.times, model.net
+
+
+def _TabularData(X: torch.Tensor, Y: torch.Tensor, batch: int):
+    """The package's data module over in-memory arrays (the same batching as a CSV)."""
+    from torchtwolayer.data import TwoLayerDataModule
+
+    class Data(TwoLayerDataModule):
+        def _load(self):
+            self.X, self.y_raw = X, Y.double()
+            return [f"x{i}" for i in range(X.shape[1])], "y", "binary", [0.0, 1.0]
+
+    return Data(dataset="planar", val_fraction=0.0, batch_size=batch, standardize=False, seed=0)
+
+
+def sklearn_epoch_times(X: np.ndarray, y: np.ndarray, batch: int, epochs: int, lr: float) -> tuple[list, object]:
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(
+        hidden_layer_sizes=(64,), activation="tanh", solver="sgd", momentum=0.0, alpha=0.0,
+        learning_rate="constant", learning_rate_init=lr, batch_size=batch, shuffle=True, random_state=0,
+    )  # fmt: skip
+    times = []
+    for _ in range(epochs):
+        t = time.perf_counter()
+        clf.partial_fit(X, y, classes=np.array([0, 1]))
+        times.append(time.perf_counter() - t)
+    return times, clf
+
+
+def bench_tabular(n: int, batches: tuple[int, ...], epochs: int = 2, lr: float = 0.1) -> list[dict]:
+    X, Y = tabular_data(n)
+    Xt, Yt = tabular_data(max(n // 10, 100), seed=1)
+    rows = []
+    for batch in batches:
+        runs = {
+            "Lightning fit": lightning_epoch_times(X, Y, batch, epochs, lr),
+            "bare PyTorch loop": bare_loop_epoch_times(X, Y, batch, epochs, lr),
+        }
+        try:
+            runs["scikit-learn MLPClassifier"] = sklearn_epoch_times(X.numpy(), Y.numpy(), batch, epochs, lr)
+        except ImportError:
+            pass
+        bare = n / runs["bare PyTorch loop"][0][-1]
+        for variant, (times, model) in runs.items():
+            if hasattr(model, "predict_proba") and isinstance(model, TwoLayerNet):
+                acc = (model.predict(Xt) == Yt.long()).float().mean().item()
+            else:
+                acc = float((model.predict(Xt.numpy()) == Yt.numpy()).mean())
+            rate = n / times[-1]
+            rows.append(
+                {"batch": batch, "variant": variant, "samples_per_s": rate, "vs_bare": rate / bare, "test_acc": acc}
+            )
+    return rows
+
+
+# ---------------------------------------------------------------------- output
+def machine() -> dict:
+    import lightning
+
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "numpy": np.__version__,
+        "lightning": lightning.__version__,
+    }
+    try:
+        import sklearn
+
+        info["scikit-learn"] = sklearn.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+
+    def cell(v: object) -> str:
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return "" if v is None else str(v)
+
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(cell(r.get(k)) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", nargs="+", default=["function", "memory", "course", "tabular"])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and few repetitions (for tests)")
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--markdown", type=Path, help="also write the tables here")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args(argv)
+    reps = 2 if args.quick else args.reps
+    sizes = QUICK_SIZES if args.quick else SIZES
+    results: dict = {"machine": machine()}
+    if "function" in args.sections:
+        results["function"] = bench_function(sizes, reps)
+    if "memory" in args.sections:
+        results["memory"] = bench_memory(sizes["large"])
+    if "course" in args.sections:
+        results["course"] = bench_course(200 if args.quick else 10_000, reps=2 if args.quick else 5)
+    if "tabular" in args.sections:
+        results["tabular"] = bench_tabular(2_000 if args.quick else 200_000, (256, 1024))
+    text = "\n\n".join(
+        [f"machine: {json.dumps(results['machine'])}"]
+        + [f"### {name}\n\n{table(rows)}" for name, rows in results.items() if name != "machine"]
+    )
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()
