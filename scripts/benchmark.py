@@ -22,6 +22,7 @@ Variants run interleaved in one process, several repetitions, medians.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -73,47 +74,46 @@ def autograd_model(n0: int, n1: int) -> nn.Sequential:
 
 # ---------------------------------------------------------------- function level
 def bench_function(sizes: dict[str, tuple[int, int, int]], reps: int) -> list[dict]:
-    rows = []
-    for name, (m, n0, n1) in sizes.items():
-        X, Y = binary_problem(m, n0)
-        ours = TwoLayerNet(n0, n1, init="pytorch", seed=0)
-        opt_ours = torch.optim.SGD(ours.parameters(), lr=0.01)
-        ref = autograd_model(n0, n1)
-        opt_ref = torch.optim.SGD(ref.parameters(), lr=0.01)
-        bce, Y2 = nn.BCEWithLogitsLoss(), Y[:, None]
-        fused = GradientDescent(TwoLayerNet(n0, n1, init="pytorch", seed=0), X, Y, lr=0.01)
+    return [bench_function_size(name, *size, reps) for name, size in sizes.items()]
 
-        def step_ours() -> None:
-            opt_ours.zero_grad()
-            ours.cost(X, Y).backward()
-            opt_ours.step()
 
-        def step_autograd() -> None:
-            opt_ref.zero_grad()
-            bce(ref(X), Y2).backward()
-            opt_ref.step()
+def bench_function_size(name: str, m: int, n0: int, n1: int, reps: int) -> dict:
+    X, Y = binary_problem(m, n0)
+    ours = TwoLayerNet(n0, n1, init="pytorch", seed=0)
+    opt_ours = torch.optim.SGD(ours.parameters(), lr=0.01)
+    ref = autograd_model(n0, n1)
+    opt_ref = torch.optim.SGD(ref.parameters(), lr=0.01)
+    bce, Y2 = nn.BCEWithLogitsLoss(), Y[:, None]
+    fused = GradientDescent(TwoLayerNet(n0, n1, init="pytorch", seed=0), X, Y, lr=0.01)
 
-        fns = {"ours": step_ours, "autograd": step_autograd, "fused": lambda: fused.step()}
-        dZ1, W1 = torch.randn(m, n1), ours.W1.detach()
-        if name == "large":  # the floor: Z1 = X W1ᵀ and dW1 = dZ1ᵀ X, the step's two big products
-            fns["floor"] = lambda: (torch.mm(X, W1.t()), torch.mm(dZ1.t(), X))
-        inner = max(3, min(2000, int(3e8 / (m * n0 * n1 * 6 + 2e6))))
-        with torch.no_grad():
-            pass
-        t = median_times(fns, reps, inner)
-        row = {
-            "size": f"{name} (m={m}, {n0}→{n1}→1)",
-            "ours_us": t["ours"] * 1e6,
-            "autograd_us": t["autograd"] * 1e6,
-            "ratio": t["ours"] / t["autograd"],
-            "fused_us": t["fused"] * 1e6,
-            "fused_speedup": t["autograd"] / t["fused"],
-        }
-        if "floor" in t:
-            row["floor_us"] = t["floor"] * 1e6
-            row["ours_over_floor"] = t["ours"] / t["floor"]
-        rows.append(row)
-    return rows
+    def step_ours() -> None:
+        opt_ours.zero_grad()
+        ours.cost(X, Y).backward()
+        opt_ours.step()
+
+    def step_autograd() -> None:
+        opt_ref.zero_grad()
+        bce(ref(X), Y2).backward()
+        opt_ref.step()
+
+    fns = {"ours": step_ours, "autograd": step_autograd, "fused": lambda: fused.step()}
+    dZ1, W1 = torch.randn(m, n1), ours.W1.detach()
+    if name == "large":  # the floor: Z1 = X W1ᵀ and dW1 = dZ1ᵀ X, the step's two big products
+        fns["floor"] = lambda: (torch.mm(X, W1.t()), torch.mm(dZ1.t(), X))
+    inner = max(3, min(2000, int(3e8 / (m * n0 * n1 * 6 + 2e6))))
+    t = median_times(fns, reps, inner)
+    row = {
+        "size": f"{name} (m={m}, {n0}→{n1}→1)",
+        "ours_us": t["ours"] * 1e6,
+        "autograd_us": t["autograd"] * 1e6,
+        "ratio": t["ours"] / t["autograd"],
+        "fused_us": t["fused"] * 1e6,
+        "fused_speedup": t["autograd"] / t["fused"],
+    }
+    if "floor" in t:
+        row["floor_us"] = t["floor"] * 1e6
+        row["ours_over_floor"] = t["ours"] / t["floor"]
+    return row
 
 
 # ---------------------------------------------------------------------- memory
@@ -164,7 +164,7 @@ def bench_memory(size: tuple[int, int, int]) -> list[dict]:
             saved = saved_bytes(lambda net=net: net.cost(X, Y))
         else:
             ref, bce = autograd_model(n0, n1), nn.BCEWithLogitsLoss()
-            saved = saved_bytes(lambda: bce(ref(X), Y[:, None]))
+            saved = saved_bytes(lambda ref=ref, bce=bce: bce(ref(X), Y[:, None]))
         rows.append(
             {
                 "variant": variant,
@@ -177,12 +177,18 @@ def bench_memory(size: tuple[int, int, int]) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- course
-def numpy_course(X: np.ndarray, Y: np.ndarray, steps: int, lr: float = 1.2, cost_every: int = 1000) -> list[float]:
-    """The note's equations, straight numpy, examples as columns, float64, the course's init."""
-    rng = np.random.default_rng(2)
-    n0, m = X.shape
-    W1, b1 = rng.normal(size=(4, n0)) * 0.01, np.zeros((4, 1))
-    W2, b2 = rng.normal(size=(1, 4)) * 0.01, np.zeros((1, 1))
+def course_init(n0: int = 2, n1: int = 4, seed: int = 2) -> list[np.ndarray]:
+    """The course's initialisation: N(0, 0.01²) weights, zero biases (columns, as in the note)."""
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(n1, n0)) * 0.01, np.zeros((n1, 1)), rng.normal(size=(1, n1)) * 0.01, np.zeros((1, 1))]
+
+
+def numpy_course(
+    X: np.ndarray, Y: np.ndarray, params: list[np.ndarray], steps: int, lr: float = 1.2, cost_every: int = 1000
+) -> list[float]:
+    """The note's equations, straight numpy, examples as columns, float64."""
+    W1, b1, W2, b2 = (p.copy() for p in params)
+    m = X.shape[1]
     costs = []
     for i in range(steps):
         Z1 = W1 @ X + b1
@@ -228,12 +234,16 @@ def bench_course(steps: int, reps: int) -> list[dict]:
     Xn, Yn = X.numpy().T.astype(np.float64).copy(), y.numpy()[None].astype(np.float64)
     times: dict[str, list[float]] = {"numpy float64": [], "GradientDescent float64": [], "GradientDescent float32": []}
     finals: dict[str, float] = {}
+    init = course_init()
     for _ in range(reps):
         t = time.perf_counter()
-        finals["numpy float64"] = numpy_course(Xn, Yn, steps)[-1]
+        finals["numpy float64"] = numpy_course(Xn, Yn, init, steps)[-1]
         times["numpy float64"].append(time.perf_counter() - t)
         for dtype, key in ((torch.float64, "GradientDescent float64"), (torch.float32, "GradientDescent float32")):
-            net = TwoLayerNet(2, 4, init="course", seed=2, dtype=dtype)
+            net = TwoLayerNet(2, 4, dtype=dtype)
+            with torch.no_grad():  # the same start as numpy
+                for p, value in zip(net.parameters(), init, strict=True):
+                    p.copy_(torch.from_numpy(value).reshape(p.shape))
             gd = GradientDescent(net, X.to(dtype), y, lr=1.2)
             t = time.perf_counter()
             finals[key] = gd.run(steps, cost_every=1000)[-1]
@@ -330,18 +340,17 @@ def sklearn_epoch_times(X: np.ndarray, y: np.ndarray, batch: int, epochs: int, l
 
 
 def bench_tabular(n: int, batches: tuple[int, ...], epochs: int = 2, lr: float = 0.1) -> list[dict]:
-    X, Y = tabular_data(n)
-    Xt, Yt = tabular_data(max(n // 10, 100), seed=1)
+    n_test = max(n // 10, 100)
+    X, Y = tabular_data(n + n_test)  # one teacher for both splits
+    X, Y, Xt, Yt = X[:n], Y[:n], X[n:], Y[n:]
     rows = []
     for batch in batches:
         runs = {
             "Lightning fit": lightning_epoch_times(X, Y, batch, epochs, lr),
             "bare PyTorch loop": bare_loop_epoch_times(X, Y, batch, epochs, lr),
         }
-        try:
+        with contextlib.suppress(ImportError):
             runs["scikit-learn MLPClassifier"] = sklearn_epoch_times(X.numpy(), Y.numpy(), batch, epochs, lr)
-        except ImportError:
-            pass
         bare = n / runs["bare PyTorch loop"][0][-1]
         for variant, (times, model) in runs.items():
             if hasattr(model, "predict_proba") and isinstance(model, TwoLayerNet):

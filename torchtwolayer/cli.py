@@ -25,7 +25,8 @@ PROGRESS_REFRESH_STEPS = 50
 DESCRIPTION = """Train, evaluate and use the one-hidden-layer network with the hand-written backward.
 
 Also: `torchtwolayer check [--m M --n0 N0 --n1 N1 --n2 N2]` verifies the backward
-against autograd and finite differences."""
+against autograd and finite differences; `torchtwolayer plot boundary|curves ...` draws
+a checkpoint's decision boundary or a run's learning curves."""
 
 
 class TwoLayerTrainer(Trainer):
@@ -107,10 +108,31 @@ class TwoLayerCLI(LightningCLI):
 
     def after_fit(self) -> None:
         if self.trainer.is_global_zero:
-            print(fit_summary(self.trainer, self.model, self.datamodule))
+            pictures = draw_run_pictures(self.trainer, self.model, self.datamodule)
+            print(fit_summary(self.trainer, self.model, self.datamodule, pictures))
 
 
-def fit_summary(trainer: Trainer, model: TwoLayerModule, datamodule: TwoLayerDataModule) -> str:
+def draw_run_pictures(trainer: Trainer, model: TwoLayerModule, datamodule: TwoLayerDataModule) -> list[Path]:
+    """Learning curves, and the decision boundary when the data has 2 features, in the run's folder."""
+    from .plots import plot_decision_boundary, plot_learning_curves
+
+    if not trainer.log_dir or not (Path(trainer.log_dir) / "metrics.csv").is_file():
+        return []
+    run = Path(trainer.log_dir)
+    pictures = [plot_learning_curves(run)]
+    if datamodule.n_features == 2 and datamodule.task is not None:
+        X, y = datamodule.raw_split("train")
+        pictures.append(
+            plot_decision_boundary(
+                model, X, y, run / "decision_boundary.png", datamodule.transform, datamodule.feature_names
+            )
+        )
+    return pictures
+
+
+def fit_summary(
+    trainer: Trainer, model: TwoLayerModule, datamodule: TwoLayerDataModule, pictures: Sequence[Path] = ()
+) -> str:
     """Final loss and metrics on the train and validation splits, and where the run's files are."""
     from .evaluate import evaluate
 
@@ -124,6 +146,7 @@ def fit_summary(trainer: Trainer, model: TwoLayerModule, datamodule: TwoLayerDat
         lines.append(f"  checkpoint: {ckpt.last_model_path or ckpt.best_model_path}")
     if trainer.log_dir:
         lines.append(f"  run files:  {trainer.log_dir}")
+    lines += [f"  picture:    {p}" for p in pictures]
     return "\n".join(lines)
 
 
@@ -161,6 +184,10 @@ def main(args: Sequence[str] | None = None) -> int:
         from .check import main as check_main
 
         return check_main(argv[1:])
+    if argv[:1] == ["plot"]:
+        from .plot_command import main as plot_main
+
+        return plot_main(argv[1:])
     try:
         lightning_main(argv)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:

@@ -187,12 +187,23 @@ class TwoLayerDataModule(LightningDataModule):
             if self.x_mean is None:
                 self._fit_transform()
             idx = self.splits[split]
-            X = ((self.X[idx] - self.x_mean) / self.x_std).contiguous()
+            X = self.transform(self.X[idx]).contiguous()
             self._ready[split] = (
                 X,
                 self.encode_target(self.y_raw[idx]) if self.y_raw is not None else torch.empty(0),
             )
         return self._ready[split]
+
+    def transform(self, X: Tensor) -> Tensor:
+        """Raw features → model inputs, with the training split's statistics."""
+        if self.x_mean is None:
+            self._fit_transform()
+        return (X - self.x_mean.to(X)) / self.x_std.to(X)
+
+    def raw_split(self, split: str) -> tuple[Tensor, Tensor]:
+        """Raw features and raw target values of ``split`` (for pictures)."""
+        idx = self.splits[split]
+        return self.X[idx], self.y_raw[idx] if self.y_raw is not None else torch.empty(0)
 
     def encode_target(self, y: Tensor) -> Tensor:
         """Raw target values → what the cost takes: 0/1 floats, class indices or standardised values."""

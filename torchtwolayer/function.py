@@ -57,7 +57,7 @@ class TwoLayerCost(Function):
     @staticmethod
     def forward(ctx, X, Y, W1, b1, W2, b2, activation: str, output: str, with_logits: bool = False):
         g, head = get_activation(activation), get_head(output)
-        m, n2 = X.shape[0], W2.shape[0]
+        _m, n2 = X.shape[0], W2.shape[0]
         A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
         J = head.cost(Z2, as_dense_target(Y, n2, Z2.dtype))  # ()

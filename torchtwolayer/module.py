@@ -148,10 +148,11 @@ class TwoLayerNet(nn.Module):
     def _as_target(self, Y: Tensor, X: Tensor) -> Tensor:
         """Y checked for the head; its values are read once per tensor (and again after any
         in-place change), so full-batch loops that pass the same Y pay for the check once."""
+        cacheable = isinstance(Y, Tensor) and not Y.requires_grad and not Y.is_inference()
         checked = self._checked_target
-        recheck = checked is None or checked[0]() is not Y or checked[1] != getattr(Y, "_version", None)
-        Y_checked = check_target(Y, X.shape[0], self.n_y, get_head(self.output), X.dtype, check_values=recheck)
-        if recheck and isinstance(Y, Tensor) and not Y.requires_grad:
+        seen = cacheable and checked is not None and checked[0]() is Y and checked[1] == Y._version
+        Y_checked = check_target(Y, X.shape[0], self.n_y, get_head(self.output), X.dtype, check_values=not seen)
+        if cacheable and not seen:
             self._checked_target = (weakref.ref(Y), Y._version)
         return Y_checked
 

@@ -1,0 +1,142 @@
+"""The course's experiment: how the hidden layer's size shapes the decision boundary.
+
+    python scripts/hidden_size_sweep.py                                   # the flower, tanh
+    python scripts/hidden_size_sweep.py --activations tanh sigmoid relu leaky_relu
+    python scripts/hidden_size_sweep.py --datasets planar moons circles blobs gaussian_quantiles xor
+    python scripts/hidden_size_sweep.py --update-readme                   # refresh README's table
+
+For each data set and activation: full-batch gradient descent (the note's, fused:
+:class:`torchtwolayer.GradientDescent`) with hidden sizes 1, 2, 3, 4, 5, 20, 50, lr 1.2 and
+5 000 steps on the whole data set (400 points, features standardised), the course's
+initialisation (N(0, 0.01²) weights), a fixed seed; one figure with a decision-boundary panel
+per hidden size, and a markdown table: hidden size → training accuracy and final cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from torchtwolayer import GradientDescent, TwoLayerNet  # noqa: E402
+from torchtwolayer.datasets import make_dataset  # noqa: E402
+from torchtwolayer.plots import draw_decision_boundary, plot_decision_boundary, save  # noqa: E402
+
+SIZES = (1, 2, 3, 4, 5, 20, 50)
+README_START, README_END = "<!-- sweep-table:start -->", "<!-- sweep-table:end -->"
+
+
+def train(dataset: str, activation: str, n_h: int, steps: int, lr: float, seed: int) -> dict:
+    """One network trained on the whole data set; its accuracy, final cost and the pieces to draw it."""
+    X_raw, y = make_dataset(dataset, 400, seed=seed)
+    mean, std = X_raw.mean(0), X_raw.std(0)
+    X = (X_raw - mean) / std
+    n_classes = int(y.max()) + 1
+    n_y, output = (1, "sigmoid") if n_classes == 2 else (n_classes, "softmax")
+    net = TwoLayerNet(2, n_h, n_y, activation, output, init="course", seed=seed)
+    GradientDescent(net, X, y, lr).run(steps)
+    accuracy = (net.predict(X) == y).double().mean().item()
+    return {
+        "dataset": dataset,
+        "activation": activation,
+        "hidden size": n_h,
+        "training accuracy": accuracy,
+        "final cost": net.cost(X, y).item(),
+        "_net": net,
+        "_data": (X_raw, y, lambda Z: (Z - mean) / std),
+    }
+
+
+def sweep(
+    datasets: Sequence[str], activations: Sequence[str], sizes: Sequence[int], steps: int, lr: float, seed: int
+) -> list[dict]:
+    return [train(d, a, n, steps, lr, seed) for d in datasets for a in activations for n in sizes]
+
+
+def markdown_table(rows: Sequence[dict]) -> str:
+    several = len({(r["dataset"], r["activation"]) for r in rows}) > 1
+    head = ["data set", "activation"] if several else []
+    lines = [
+        "| " + " | ".join([*head, "hidden size", "training accuracy", "final cost"]) + " |",
+        "|" + "---|" * (len(head) + 3),
+    ]
+    for r in rows:
+        first = [r["dataset"], r["activation"]] if several else []
+        cells = [*first, str(r["hidden size"]), f"{100 * r['training accuracy']:.2f} %", f"{r['final cost']:.4f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def figure(rows: Sequence[dict], path: Path, panel: float = 2.4) -> Path:
+    """One panel per hidden size (columns), one row per data set × activation."""
+    groups = list(dict.fromkeys((r["dataset"], r["activation"]) for r in rows))
+    sizes = list(dict.fromkeys(r["hidden size"] for r in rows))
+    fig = Figure(figsize=(panel * len(sizes), panel * len(groups)))
+    axes = fig.subplots(len(groups), len(sizes), squeeze=False)
+    for r in rows:
+        ax = axes[groups.index((r["dataset"], r["activation"])), sizes.index(r["hidden size"])]
+        X_raw, y, transform = r["_data"]
+        draw_decision_boundary(ax, r["_net"], X_raw, y, transform, resolution=120)
+        ax.set_title(f"{r['dataset']}, {r['activation']}, n_h={r['hidden size']}\n"
+                     f"acc {100 * r['training accuracy']:.1f} %", fontsize=8)  # fmt: skip
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return save(fig, path, dpi=60)
+
+
+def update_readme(readme: Path, table: str) -> None:
+    text = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{readme} has no {README_START} … {README_END} section to update")
+    readme.write_text(pattern.sub(f"{README_START}\n{table}\n{README_END}", text))
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["planar"])
+    parser.add_argument("--activations", nargs="+", default=["tanh"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--lr", type=float, default=1.2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "figures", help="folder for the outputs")
+    parser.add_argument("--no-figure", action="store_true", help="only the table")
+    parser.add_argument("--update-readme", action="store_true", help="write the table into README.md")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    rows = sweep(args.datasets, args.activations, args.sizes, args.steps, args.lr, args.seed)
+    table = markdown_table(rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "hidden_size_sweep.md").write_text(table + "\n")
+    print(table)
+    if not args.no_figure:
+        print(f"\nWrote {figure(rows, args.out / 'hidden_size_sweep.png')}")
+        course = [r for r in rows if (r["dataset"], r["activation"], r["hidden size"]) == ("planar", "tanh", 4)]
+        if course:  # the course's choice of network, alone, for the README
+            X_raw, y, transform = course[0]["_data"]
+            path = plot_decision_boundary(
+                course[0]["_net"], X_raw, y, args.out / "flower_decision_boundary.png", transform,
+                title="the flower, 4 hidden tanh units", size=(4.5, 3.6), dpi=70,
+            )  # fmt: skip
+            print(f"Wrote {path}")
+    if args.update_readme:
+        update_readme(ROOT / "README.md", table)
+        print("Updated README.md")
+    print(f"({time.perf_counter() - start:.1f} s)")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

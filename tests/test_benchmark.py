@@ -1,0 +1,25 @@
+"""The benchmark script runs end to end on tiny sizes, so it cannot rot."""
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def test_benchmark_quick_writes_every_section(tmp_path, capsys):
+    import benchmark
+
+    results = benchmark.main(["--quick", "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md")])
+    assert set(results) == {"machine", "function", "memory", "course", "tabular"}
+    assert [r["size"].split()[0] for r in results["function"]] == ["tiny", "medium", "large"]
+    assert all(r["ours_us"] > 0 and r["ratio"] > 0 for r in results["function"])
+    assert "ours_over_floor" in results["function"][-1]
+    assert {r["variant"] for r in results["memory"]} == {"ours", "autograd"}
+    course = {r["variant"]: r for r in results["course"]}
+    # the fused run and numpy follow the same equations from the same start: same costs
+    assert abs(course["GradientDescent float64"]["last_cost"] - course["numpy float64"]["last_cost"]) < 1e-9
+    assert {r["batch"] for r in results["tabular"]} == {256, 1024}
+    assert json.loads((tmp_path / "b.json").read_text())["machine"]["torch"]
+    assert "### function" in (tmp_path / "b.md").read_text()

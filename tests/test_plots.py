@@ -1,0 +1,132 @@
+"""Pictures: PNGs of the expected size, clear errors, the sweep script and the README's table."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+import torch
+from helpers import fit, last_checkpoint
+
+from torchtwolayer import GradientDescent, TwoLayerNet
+from torchtwolayer.cli import main
+from torchtwolayer.datasets import make_dataset
+from torchtwolayer.plots import plot_decision_boundary, plot_learning_curves
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def png_shape(path: Path) -> tuple[int, int]:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return matplotlib.image.imread(path).shape[:2]
+
+
+@pytest.fixture
+def toy():
+    X, y = make_dataset("moons", 120, seed=0)
+    net = TwoLayerNet(2, 5, seed=0)
+    GradientDescent(net, X, y, lr=1.0).run(300)
+    return net, X, y
+
+
+@pytest.mark.parametrize("output,n_y", [("sigmoid", 1), ("softmax", 3), ("identity", 1)])
+def test_decision_boundary_png_has_the_requested_size(tmp_path, output, n_y):
+    X, y = make_dataset("blobs" if output == "softmax" else "moons", 90, seed=0)
+    net = TwoLayerNet(2, 4, n_y, output=output, seed=0)
+    y_plot = y.float() if output == "identity" else y
+    path = plot_decision_boundary(net, X, y_plot, tmp_path / "b.png", size=(4, 3), dpi=50)
+    assert png_shape(path) == (150, 200)
+
+
+def test_decision_boundary_uses_the_transform(tmp_path, toy):
+    net, X, y = toy
+    calls = []
+
+    def transform(Z):
+        calls.append(Z.shape)
+        return Z
+
+    plot_decision_boundary(net, X, y, tmp_path / "b.png", transform=transform)
+    assert calls and calls[0][1] == 2
+
+
+def test_more_than_two_features_is_a_clear_error(tmp_path):
+    net = TwoLayerNet(3, 4)
+    with pytest.raises(ValueError, match="2 features, but X has 3"):
+        plot_decision_boundary(net, torch.randn(10, 3), torch.zeros(10), tmp_path / "b.png")
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_fit_writes_curves_and_boundary_and_plot_commands_redraw_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert fit("--trainer.max_steps", "300") == 0
+    out = capsys.readouterr().out
+    run = Path("runs/torchtwolayer/version_0")
+    assert f"picture:    {run}/learning_curves.png" in out and f"picture:    {run}/decision_boundary.png" in out
+    assert png_shape(run / "learning_curves.png") == (400, 1000)
+    assert png_shape(run / "decision_boundary.png") == (400, 500)
+    assert main(["plot", "curves", str(run), "--output", "curves.png"]) == 0
+    assert png_shape(Path("curves.png")) == (400, 1000)
+    assert main(["plot", "boundary", "--ckpt_path", str(last_checkpoint()), "--output", "b.png"]) == 0
+    assert png_shape(Path("b.png")) == (400, 500)
+
+
+def test_plot_commands_give_clear_errors(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "curves", "nowhere"]) == 2
+    assert "no metrics file" in capsys.readouterr().err
+    Path("junk.ckpt").write_bytes(b"not a checkpoint")
+    assert main(["plot", "boundary", "--ckpt_path", "junk.ckpt"]) == 2
+    assert "cannot be read as a checkpoint" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError):
+        plot_learning_curves(tmp_path)
+
+
+def test_sweep_runs_on_a_reduced_setting(tmp_path):
+    import hidden_size_sweep
+
+    rows = hidden_size_sweep.main(
+        [
+            "--sizes",
+            "1",
+            "4",
+            "--steps",
+            "300",
+            "--datasets",
+            "planar",
+            "xor",
+            "--activations",
+            "tanh",
+            "relu",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert [(r["dataset"], r["activation"], r["hidden size"]) for r in rows] == [
+        (d, a, n) for d in ("planar", "xor") for a in ("tanh", "relu") for n in (1, 4)
+    ]
+    table = (tmp_path / "hidden_size_sweep.md").read_text().splitlines()
+    assert table[0] == "| data set | activation | hidden size | training accuracy | final cost |"
+    assert len(table) == 2 + 8
+    assert png_shape(tmp_path / "hidden_size_sweep.png") == (2.4 * 60 * 4, 2.4 * 60 * 2)
+    assert png_shape(tmp_path / "flower_decision_boundary.png")
+
+
+def test_readme_sweep_table_is_the_scripts_own_output(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/hidden_size_sweep.py"), "--no-figure", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    fresh = (tmp_path / "hidden_size_sweep.md").read_text().strip().splitlines()
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"<!-- sweep-table:start -->\n(.*?)\n<!-- sweep-table:end -->", readme, re.S).group(1)
+    shown = shown.splitlines()
+    assert [line.split("|")[1] for line in shown] == [line.split("|")[1] for line in fresh]
+    for a, b in zip(shown[2:], fresh[2:], strict=True):
+        acc_a, cost_a = (float(c.strip(" %")) for c in a.split("|")[2:4])
+        acc_b, cost_b = (float(c.strip(" %")) for c in b.split("|")[2:4])
+        assert acc_a == pytest.approx(acc_b, abs=0.5) and cost_a == pytest.approx(cost_b, abs=2e-3)
