@@ -99,3 +99,17 @@ def test_module_moves_and_casts_like_any_module():
     assert net.W1.dtype == torch.float64
     assert net.cost(torch.randn(4, 2, dtype=torch.float64), torch.ones(4, dtype=torch.float64)).dtype == torch.float64
     assert set(net.state_dict()) == {"W1", "b1", "W2", "b2"}
+
+
+def test_values_are_checked_once_per_tensor_and_again_after_an_in_place_change():
+    net = TwoLayerNet(2, 3, seed=0)
+    X, Y = torch.randn(5, 2), torch.ones(5)
+    net.cost(X, Y)
+    Y[0] = 7.0  # in place: the version counter moves, so the check runs again
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        net.cost(X, Y)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):  # a failed check is not remembered
+        net.cost(X, Y)
+    X[1, 1] = float("inf")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        net(X)

@@ -18,6 +18,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningCLI
 
+from .checkpoints import AtomicCheckpointIO, find_last_checkpoint, load_checkpoint
 from .data import TwoLayerDataModule
 from .lightning_module import TwoLayerModule
 
@@ -77,12 +78,17 @@ class TwoLayerCLI(LightningCLI):
         parser.link_arguments("data.n_features", "model.n_features", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        """With ``--ckpt_path``, read the data schema (feature and target names, task) from the checkpoint."""
+        """Resolve ``--ckpt_path last``; with a checkpoint, read the data schema (feature and
+        target names, task) from it."""
         config = self.config[self.subcommand]
+        if self.subcommand != "fit":
+            self.save_config_callback = None  # a run's config.yaml belongs to training runs
         ckpt_path = config.get("ckpt_path")
-        if self.subcommand == "fit" or not ckpt_path or not Path(ckpt_path).is_file():
+        if ckpt_path == "last" and self.subcommand == "fit":
+            ckpt_path = self._resume_last(config)
+        if self.subcommand == "fit" or not ckpt_path:
             return
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True).get(TwoLayerDataModule.__qualname__)
+        state = load_checkpoint(ckpt_path).get(TwoLayerDataModule.__qualname__)
         if state:
             if config.data.features is None:
                 config.data.features = state["feature_names"]
@@ -90,6 +96,18 @@ class TwoLayerCLI(LightningCLI):
                 config.data.target = state["target_name"]
             if config.data.task == "auto" and state["task"] is not None:
                 config.data.task = state["task"]
+
+    def _resume_last(self, config: Any) -> str:
+        """``last`` → the newest run's ``last.ckpt``. The resumed run logs into a new folder, so the
+        interrupted run's logs and checkpoints stay as they were."""
+        logger = config.trainer.logger
+        init = getattr(logger, "init_args", None)
+        save_dir, name = (init.save_dir, init.name) if init is not None else ("runs", "torchtwolayer")
+        path = find_last_checkpoint(save_dir, name)
+        load_checkpoint(path)
+        config.ckpt_path = str(path)
+        self._parse_ckpt_path()  # the checkpoint's hyperparameters, as Lightning does for a path
+        return config.ckpt_path
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """Add a quiet progress bar and a checkpoint that keeps ``last.ckpt``, unless the user gave their own."""
@@ -104,6 +122,8 @@ class TwoLayerCLI(LightningCLI):
             extra.append(ModelCheckpoint(save_last=True))
         if extra:
             kwargs["callbacks"] = given + extra
+        if not config.get("plugins"):
+            kwargs["plugins"] = [AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
 
     def after_fit(self) -> None:
@@ -151,6 +171,8 @@ def fit_summary(
 
 
 def lightning_main(args: Sequence[str] | None) -> TwoLayerCLI:
+    """Run LightningCLI on ``args``; errors in the input are raised as ValueError/TypeError/OSError."""
+    _check_ckpt_argument(args or [])
     return TwoLayerCLI(
         TwoLayerModule,
         TwoLayerDataModule,
@@ -173,6 +195,16 @@ def lightning_main(args: Sequence[str] | None) -> TwoLayerCLI:
         parser_kwargs={"description": DESCRIPTION},
         args=args,
     )
+
+
+def _check_ckpt_argument(argv: Sequence[str]) -> None:
+    """A ``--ckpt_path`` file is checked before Lightning reads it, for a clear error."""
+    for i, arg in enumerate(argv):
+        value = argv[i + 1] if arg == "--ckpt_path" and i + 1 < len(argv) else None
+        if arg.startswith("--ckpt_path="):
+            value = arg.split("=", 1)[1]
+        if value not in (None, "last", "best", "hpc", "registry", "null", "None"):
+            load_checkpoint(value)
 
 
 def main(args: Sequence[str] | None = None) -> int:

@@ -39,6 +39,10 @@ def make_metrics(task: str, n_outputs: int) -> MetricCollection:
     return MetricCollection({"mse": MeanSquaredError(), "r2": R2Score()})
 
 
+class DivergenceError(ValueError):
+    """The cost became NaN or infinite: training stopped before the bad weights were saved."""
+
+
 class TwoLayerModule(LightningModule):
     """Trains the note's network with plain SGD, W ← W − α dW, through the hand-written backward.
 
@@ -140,14 +144,28 @@ class TwoLayerModule(LightningModule):
         X, Y = batch
         if self.automatic_optimization:
             J, Z2 = self.net.cost_and_logits(X, Y)  # Z2 comes detached, for the metrics
+            self._stop_if_diverged(J)  # before Lightning's backward and step
         else:
             J, Z2 = self._fused_step(X, Y)
         self._track_train(J, Z2, Y)
         return J
 
+    def _stop_if_diverged(self, J: Tensor) -> None:
+        if torch.isfinite(J):
+            return
+        ckpt = self.trainer.checkpoint_callback if self._trainer is not None else None
+        last = getattr(ckpt, "last_model_path", "") or getattr(ckpt, "best_model_path", "")
+        kept = f"The last good checkpoint is kept: {last}" if last else "No checkpoint had been written yet."
+        lr = self.hparams.lr
+        raise DivergenceError(
+            f"training diverged at step {self.global_step}: the cost J is {J.item()}. The learning rate "
+            f"lr={lr:g} is too large for this problem; try a smaller one, e.g. --model.lr {lr / 10:g}. {kept}"
+        )
+
     def _fused_step(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
         """The hand-written gradients without a graph, then the optimizer's W ← W − α dW."""
         J, Z2, grads = forward_backward(self.net, X, prepare_target(self.net, X, Y, self._check_batches))
+        self._stop_if_diverged(J)
         for p, dp in zip(self.net.parameters(), grads[1:], strict=True):
             p.grad = dp
         self.optimizers().step()
@@ -231,6 +249,15 @@ class TwoLayerModule(LightningModule):
         )
 
     # ------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Never write non-finite weights over a good checkpoint."""
+        bad = [name for name, p in self.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise DivergenceError(
+                f"training diverged by step {self.global_step}: {', '.join(bad)} hold NaN or inf, so no "
+                f"checkpoint was written. Try a smaller learning rate than lr={self.hparams.lr:g}"
+            )
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved = checkpoint.get("hyper_parameters", {})
         for key in ("n_features", "hidden_size", "n_outputs", "task", "activation"):

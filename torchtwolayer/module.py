@@ -92,7 +92,7 @@ class TwoLayerNet(nn.Module):
                 "for two classes use output='sigmoid' with n_y=1"
             )
         self.init = check_init(init)
-        self._checked_target: tuple[weakref.ref, int] | None = None
+        self._checked: dict[str, tuple[weakref.ref, int]] = {}  # see _seen
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.W1 = nn.Parameter(torch.empty(self.n_h, self.n_x, **factory))
         self.b1 = nn.Parameter(torch.empty(self.n_h, **factory))
@@ -128,7 +128,7 @@ class TwoLayerNet(nn.Module):
     @torch.no_grad()
     def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:
         """A2 = head(Z2): probabilities for sigmoid/softmax heads, values for identity. (m, n_y)."""
-        X = self._as_input(X, check_finite=True)
+        X = self._as_input(X)
         return get_head(self.output).link(self(X))
 
     @torch.no_grad()
@@ -138,7 +138,7 @@ class TwoLayerNet(nn.Module):
         sigmoid: 0/1 labels (A2 > 0.5), shape (m,) when n_y = 1, else (m, n_y);
         softmax: class indices (m,); identity: values, (m,) when n_y = 1, else (m, n_y).
         """
-        X = self._as_input(X, check_finite=True)
+        X = self._as_input(X)
         Z2 = self(X)
         if self.output == "softmax":
             return Z2.argmax(1)
@@ -146,18 +146,16 @@ class TwoLayerNet(nn.Module):
         return Y_hat.squeeze(1) if self.n_y == 1 else Y_hat
 
     def _as_target(self, Y: Tensor, X: Tensor) -> Tensor:
-        """Y checked for the head; its values are read once per tensor (and again after any
-        in-place change), so full-batch loops that pass the same Y pay for the check once."""
-        cacheable = isinstance(Y, Tensor) and not Y.requires_grad and not Y.is_inference()
-        checked = self._checked_target
-        seen = cacheable and checked is not None and checked[0]() is Y and checked[1] == Y._version
+        """Y checked for the head (its values once per tensor, see :meth:`_seen`)."""
+        seen = self._seen("Y", Y)
         Y_checked = check_target(Y, X.shape[0], self.n_y, get_head(self.output), X.dtype, check_values=not seen)
-        if cacheable and not seen:
-            self._checked_target = (weakref.ref(Y), Y._version)
+        if not seen:
+            self._remember("Y", Y)
         return Y_checked
 
-    def _as_input(self, X: Tensor | np.ndarray, check_finite: bool = False) -> Tensor:
-        """Arrays become tensors of the parameters' dtype and device; tensors are checked."""
+    def _as_input(self, X: Tensor | np.ndarray) -> Tensor:
+        """Arrays become tensors of the parameters' dtype and device; tensors are checked:
+        rank, features, dtype, device, and no NaN or inf (values once per tensor)."""
         W1 = self.W1
         if not isinstance(X, Tensor):
             X = torch.as_tensor(np.asarray(X), dtype=W1.dtype, device=W1.device)
@@ -167,9 +165,21 @@ class TwoLayerNet(nn.Module):
                 f"X is {X.dtype} on {X.device} but the network's parameters are {W1.dtype} on "
                 f"{W1.device}; use X.to(net.W1) or net.to(X)"
             )
-        if check_finite and not torch.isfinite(X).all():
-            raise ValueError("X contains NaN or infinite values; clean or impute them first")
+        if not torch.compiler.is_compiling() and not self._seen("X", X):
+            if not torch.isfinite(X).all():
+                raise ValueError("X contains NaN or infinite values; clean or impute them first")
+            self._remember("X", X)
         return X
+
+    def _seen(self, slot: str, t: object) -> bool:
+        """Whether ``t`` is the tensor whose values last passed the check in ``slot``, unchanged
+        since (same object, same version counter). Loops that pass the same data pay once."""
+        last = self._checked.get(slot)
+        return last is not None and last[0]() is t and last[1] == t._version
+
+    def _remember(self, slot: str, t: object) -> None:
+        if isinstance(t, Tensor) and not t.requires_grad and not t.is_inference():
+            self._checked[slot] = (weakref.ref(t), t._version)
 
     def extra_repr(self) -> str:
         return (

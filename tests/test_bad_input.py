@@ -1,0 +1,184 @@
+"""Table-driven: bad input across the CLI, CSV loading, the module and checkpoints gives a clear
+error of the promised type, and creates or modifies no file."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import QUIET, files_under, last_checkpoint, write_csv
+
+from torchtwolayer import TwoLayerNet
+from torchtwolayer.checkpoints import load_checkpoint
+from torchtwolayer.cli import lightning_main
+from torchtwolayer.csv_data import CSVFormatError
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A checkpoint trained on a 3-feature CSV, in its own folder."""
+    root = tmp_path_factory.mktemp("trained")
+    csv = write_csv(root / "train.csv")
+    lightning_main(["fit", *QUIET, "--data.dataset", str(csv), "--trainer.max_steps", "20",
+                    "--trainer.default_root_dir", str(root / "runs"),
+                    "--trainer.logger.init_args.save_dir", str(root / "runs")])  # fmt: skip
+    return last_checkpoint(root / "runs")
+
+
+# Each case is set up by ``case(tmp, trained)``, which writes its input files and returns the
+# call that must fail; the files present after the set-up must stay untouched by the call.
+def cli(*args):
+    return lambda tmp, trained: lambda: lightning_main(["fit", *QUIET, "--trainer.max_steps", "5", *args])
+
+
+def csv_fit(text, *args):
+    def setup(tmp, trained):
+        (tmp / "data.csv").write_text(text)
+        return lambda: lightning_main(
+            ["fit", *QUIET, "--trainer.max_steps", "5", "--data.dataset", str(tmp / "data.csv"), *args]
+        )
+
+    return setup
+
+
+def module(thunk):
+    return lambda tmp, trained: thunk
+
+
+def predict(make_ckpt, *args):
+    """``make_ckpt(tmp, trained)`` returns the checkpoint path to predict with."""
+
+    def setup(tmp, trained):
+        ckpt = make_ckpt(tmp, trained())
+        new = write_csv(tmp / "new.csv", n=10, target=False)
+        return lambda: lightning_main(["predict", *QUIET, "--ckpt_path", str(ckpt), "--data.dataset", str(new), *args])
+
+    return setup
+
+
+def truncated(tmp, trained):
+    data = Path(trained).read_bytes()
+    (tmp / "cut.ckpt").write_bytes(data[: len(data) // 2])
+    return tmp / "cut.ckpt"
+
+
+def foreign(tmp, trained):
+    torch.save({"state_dict": {"weight": torch.ones(1)}, "hyper_parameters": {"lr": 1}}, tmp / "other.ckpt")
+    return tmp / "other.ckpt"
+
+
+def not_a_checkpoint(tmp, trained):
+    torch.save({"a": 1}, tmp / "plain.pt")
+    return tmp / "plain.pt"
+
+
+GOOD_HEADER = "a,b,label\n"
+CASES = [
+    # CLI arguments
+    ("hidden size 0", cli("--model.hidden_size", "0"), ValueError, "hidden_size must be a positive integer"),
+    ("hidden size negative", cli("--model.hidden_size", "-3"), ValueError, "hidden_size must be a positive integer"),
+    ("lr 0", cli("--model.lr", "0"), ValueError, "lr must be positive"),
+    ("nesterov without momentum", cli("--model.nesterov", "true"), ValueError, "nesterov=True needs a momentum"),
+    ("unknown data set", cli("--data.dataset", "spiral"), ValueError, "unknown data set 'spiral'"),
+    (
+        "fractions sum to 1",
+        cli("--data.val_fraction", "0.6", "--data.test_fraction", "0.5"),
+        ValueError,
+        "must be below 1",
+    ),
+    ("negative fraction", cli("--data.val_fraction", "-0.1"), ValueError, "val_fraction must be in [0, 1)"),
+    ("batch larger than data", cli("--data.batch_size", "5000"), ValueError, "larger than the 320 training rows"),
+    ("negative batch", cli("--data.batch_size", "-1"), ValueError, "batch_size must be a positive"),
+    ("too few samples", cli("--data.n_samples", "1"), ValueError, "n_samples must be at least 2"),
+    ("unknown activation", cli("--model.activation", "gelu"), SystemExit, "activation"),
+    # CSV files
+    ("missing file", cli("--data.dataset", "nowhere.csv"), FileNotFoundError, "does not exist"),
+    (
+        "missing target",
+        csv_fit("a,b\n1,2\n", "--data.target", "label"),
+        CSVFormatError,
+        "target column 'label' not found",
+    ),
+    ("duplicated column", csv_fit("a,label,label\n1,0,1\n"), CSVFormatError, "duplicated column names ['label']"),
+    ("text column", csv_fit(GOOD_HEADER + "1,x,0\n2,3,1\n"), CSVFormatError, "not numeric: 'b'"),
+    ("empty column", csv_fit(GOOD_HEADER + "1,,0\n2,,1\n"), CSVFormatError, "an empty cell on line 2"),
+    ("NaN", csv_fit(GOOD_HEADER + "1,nan,0\n2,3,1\n"), CSVFormatError, "remove or impute missing"),
+    ("inf", csv_fit(GOOD_HEADER + "1,inf,0\n2,3,1\n"), CSVFormatError, "remove or impute missing"),
+    (
+        "single class",
+        csv_fit(GOOD_HEADER + "1,2,1\n2,3,1\n3,1,1\n", "--data.task", "binary"),
+        CSVFormatError,
+        "single value",
+    ),
+    ("ragged row", csv_fit(GOOD_HEADER + "1,2,0\n2,3\n"), CSVFormatError, "line 3 has 2 fields"),
+    ("empty file", csv_fit(""), CSVFormatError, "the file is empty"),
+    ("header only", csv_fit(GOOD_HEADER), CSVFormatError, "no data rows"),
+    (
+        "target as feature",
+        csv_fit(GOOD_HEADER + "1,2,0\n2,3,1\n", "--data.features", "[a,label]"),
+        CSVFormatError,
+        "cannot also be a feature",
+    ),
+    (
+        "unknown feature",
+        csv_fit(GOOD_HEADER + "1,2,0\n2,3,1\n", "--data.features", "[zz]"),
+        CSVFormatError,
+        "feature columns ['zz'] not found",
+    ),
+    # arrays given to TwoLayerNet
+    ("X 1-D", module(lambda: TwoLayerNet(2, 3)(torch.ones(2))), ValueError, "X.reshape(1, -1)"),
+    ("X 3-D", module(lambda: TwoLayerNet(2, 3)(torch.ones(2, 2, 2))), ValueError, "must be 2-D"),
+    (
+        "X wrong features",
+        module(lambda: TwoLayerNet(2, 3).cost(torch.ones(4, 5), torch.ones(4))),
+        ValueError,
+        "expects n0 = 2",
+    ),
+    (
+        "X NaN",
+        module(lambda: TwoLayerNet(2, 3).cost(torch.tensor([[0.0, float("nan")]]), torch.ones(1))),
+        ValueError,
+        "NaN or infinite",
+    ),
+    ("X integer", module(lambda: TwoLayerNet(2, 3)(torch.ones(4, 2, dtype=torch.long))), TypeError, "floating-point"),
+    (
+        "X float64 for float32 net",
+        module(lambda: TwoLayerNet(2, 3)(torch.ones(4, 2, dtype=torch.float64))),
+        TypeError,
+        "X.to(net.W1)",
+    ),
+    # checkpoints
+    ("missing checkpoint", module(lambda: load_checkpoint("gone.ckpt")), FileNotFoundError, "does not exist"),
+    ("truncated checkpoint", predict(truncated), ValueError, "cannot be read as a checkpoint"),
+    ("not a checkpoint", predict(not_a_checkpoint), ValueError, "not a checkpoint written by torchtwolayer"),
+    ("foreign checkpoint", predict(foreign), ValueError, "not of a torchtwolayer model"),
+    (
+        "other features",
+        predict(lambda tmp, trained: trained, "--data.features", "[f1,f2]"),
+        ValueError,
+        "trained with n_features=3 but this run has n_features=2",
+    ),
+    (
+        "prediction file exists",
+        predict(lambda tmp, trained: trained, "--output", str(Path("precious.csv"))),
+        FileExistsError,
+        "already exists",
+    ),
+]
+
+
+@pytest.mark.parametrize("case,error,phrase", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(case, error, phrase, tmp_path, monkeypatch, capsys, request):
+    monkeypatch.chdir(tmp_path)
+    Path("precious.csv").write_text("the user's own file\n")
+    call = case(tmp_path, lambda: request.getfixturevalue("trained"))
+    before = files_under(tmp_path)
+    with pytest.raises(error) as info:
+        call()
+    message = capsys.readouterr().err if error is SystemExit else str(info.value)
+    assert phrase in message
+    assert files_under(tmp_path) == before  # nothing created, nothing modified
+    assert Path("precious.csv").read_text() == "the user's own file\n"
+
+
+def test_there_are_at_least_25_cases():
+    assert len(CASES) >= 25

@@ -1,0 +1,83 @@
+"""Killed runs resume to the same weights; divergence stops cleanly; runs are reproducible."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import QUIET, fit, weights
+
+from torchtwolayer.cli import lightning_main
+from torchtwolayer.lightning_module import DivergenceError
+
+FULL_BATCH = ["--data.full_batch_steps", "50", "--trainer.max_steps", "3000"]
+MINI_BATCH = ["--data.dataset", "moons", "--data.batch_size", "32", "--trainer.max_steps", "2500"]
+
+
+def final_weights(root: Path) -> dict[str, torch.Tensor]:
+    ckpts = sorted(root.glob("runs/torchtwolayer/version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+    return weights(ckpts[-1])
+
+
+@pytest.mark.parametrize("mode", [FULL_BATCH, MINI_BATCH], ids=["full-batch", "mini-batch"])
+def test_sigkill_then_resume_from_last_gives_the_uninterrupted_weights(mode, tmp_path, monkeypatch):
+    killed, straight = tmp_path / "killed", tmp_path / "straight"
+    killed.mkdir()
+    straight.mkdir()
+    cmd = [sys.executable, "-m", "torchtwolayer", "fit", *QUIET, *mode]
+    proc = subprocess.Popen(cmd, cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = killed / "runs/torchtwolayer/version_0/checkpoints/last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    step_at_kill = torch.load(last, weights_only=True)["global_step"]
+    assert 0 < step_at_kill < 2500
+
+    monkeypatch.chdir(killed)
+    assert fit(*mode, "--ckpt_path", "last") == 0
+    monkeypatch.chdir(straight)
+    assert fit(*mode) == 0
+    resumed, uninterrupted = final_weights(killed), final_weights(straight)
+    assert resumed.keys() == uninterrupted.keys()
+    for k in resumed:
+        assert torch.equal(resumed[k], uninterrupted[k]), k  # bit-identical
+    assert torch.load(last, weights_only=True)["global_step"] == step_at_kill  # the killed run's files stay
+
+
+def test_same_seed_gives_bit_identical_weights(tmp_path, monkeypatch):
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        assert fit("--data.dataset", "moons", "--data.batch_size", "16", "--trainer.max_steps", "300") == 0
+        runs.append(final_weights(tmp_path / name))
+    for k in runs[0]:
+        assert torch.equal(runs[0][k], runs[1][k])
+
+
+def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, 2.0, -1.0] + 0.1 * rng.normal(size=200)
+    np.savetxt("reg.csv", np.c_[X, y], delimiter=",", header="a,b,c,y", comments="", fmt="%.6f")
+    args = ["fit", *QUIET, "--data.dataset", "reg.csv", "--model.lr", "3", "--data.full_batch_steps", "5"]
+    with pytest.raises(DivergenceError) as info:
+        lightning_main(args)
+    message = str(info.value)
+    step = int(message.split("diverged at step ")[1].split(":")[0])
+    assert step > 5 and ("the cost J is inf" in message or "the cost J is nan" in message)
+    assert "try a smaller one, e.g. --model.lr 0.3" in message
+    last = Path("runs/torchtwolayer/version_0/checkpoints/last.ckpt")
+    assert f"The last good checkpoint is kept: {last}" in message
+    ckpt = torch.load(last, weights_only=True)
+    assert ckpt["global_step"] <= step
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
