@@ -47,6 +47,11 @@ SIZES = {"tiny": (400, 2, 4), "medium": (256, 784, 256), "large": (4096, 1024, 1
 QUICK_SIZES = {"tiny": (400, 2, 4), "medium": (64, 32, 16), "large": (256, 64, 64)}
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def median_times(fns: dict[str, Callable[[], object]], reps: int, inner: int) -> dict[str, float]:
     """Median seconds per call of each function, the functions interleaved in every repetition."""
     for f in fns.values():  # warm up
@@ -55,17 +60,19 @@ def median_times(fns: dict[str, Callable[[], object]], reps: int, inner: int) ->
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(reps):
         for k, f in fns.items():
+            _sync()
             t = time.perf_counter()
             for _ in range(inner):
                 f()
+            _sync()
             times[k].append((time.perf_counter() - t) / inner)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def binary_problem(m: int, n0: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def binary_problem(m: int, n0: int, seed: int = 0, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(m, n0, generator=g)
-    return X, (X[:, 0] * X[:, -1] > 0).float()
+    return X.to(device), (X[:, 0] * X[:, -1] > 0).float().to(device)
 
 
 def autograd_model(n0: int, n1: int) -> nn.Sequential:
@@ -73,18 +80,18 @@ def autograd_model(n0: int, n1: int) -> nn.Sequential:
 
 
 # ---------------------------------------------------------------- function level
-def bench_function(sizes: dict[str, tuple[int, int, int]], reps: int) -> list[dict]:
-    return [bench_function_size(name, *size, reps) for name, size in sizes.items()]
+def bench_function(sizes: dict[str, tuple[int, int, int]], reps: int, device: str = "cpu") -> list[dict]:
+    return [bench_function_size(name, *size, reps, device) for name, size in sizes.items()]
 
 
-def bench_function_size(name: str, m: int, n0: int, n1: int, reps: int) -> dict:
-    X, Y = binary_problem(m, n0)
-    ours = TwoLayerNet(n0, n1, init="pytorch", seed=0)
+def bench_function_size(name: str, m: int, n0: int, n1: int, reps: int, device: str = "cpu") -> dict:
+    X, Y = binary_problem(m, n0, device=device)
+    ours = TwoLayerNet(n0, n1, init="pytorch", seed=0, device=device)
     opt_ours = torch.optim.SGD(ours.parameters(), lr=0.01)
-    ref = autograd_model(n0, n1)
+    ref = autograd_model(n0, n1).to(device)
     opt_ref = torch.optim.SGD(ref.parameters(), lr=0.01)
     bce, Y2 = nn.BCEWithLogitsLoss(), Y[:, None]
-    fused = GradientDescent(TwoLayerNet(n0, n1, init="pytorch", seed=0), X, Y, lr=0.01)
+    fused = GradientDescent(TwoLayerNet(n0, n1, init="pytorch", seed=0, device=device), X, Y, lr=0.01)
 
     def step_ours() -> None:
         opt_ours.zero_grad()
@@ -97,7 +104,7 @@ def bench_function_size(name: str, m: int, n0: int, n1: int, reps: int) -> dict:
         opt_ref.step()
 
     fns = {"ours": step_ours, "autograd": step_autograd, "fused": lambda: fused.step()}
-    dZ1, W1 = torch.randn(m, n1), ours.W1.detach()
+    dZ1, W1 = torch.randn(m, n1, device=device), ours.W1.detach()
     if name == "large":  # the floor: Z1 = X W1ᵀ and dW1 = dZ1ᵀ X, the step's two big products
         fns["floor"] = lambda: (torch.mm(X, W1.t()), torch.mm(dZ1.t(), X))
     inner = max(3, min(2000, int(3e8 / (m * n0 * n1 * 6 + 2e6))))
@@ -407,6 +414,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sections", nargs="+", default=["function", "memory", "course", "tabular"])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repetitions (for tests)")
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--device", default="cpu", help="device of the function section, e.g. cuda")
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
@@ -414,7 +422,7 @@ def main(argv: list[str] | None = None) -> dict:
     sizes = QUICK_SIZES if args.quick else SIZES
     results: dict = {"machine": machine()}
     if "function" in args.sections:
-        results["function"] = bench_function(sizes, reps)
+        results["function"] = bench_function(sizes, reps, args.device)
     if "memory" in args.sections:
         results["memory"] = bench_memory(sizes["large"])
     if "course" in args.sections:

@@ -40,12 +40,12 @@ class CheckResult:
 
 
 def random_problem(
-    m: int, n0: int, n1: int, n2: int, output: str, generator: torch.Generator
+    m: int, n0: int, n1: int, n2: int, output: str, generator: torch.Generator, device: str = "cpu"
 ) -> tuple[Tensor, Tensor, list[Tensor]]:
-    """X (m, n0) requiring grad, a valid Y for ``output``, and [W1, b1, W2, b2], float64."""
+    """X (m, n0) requiring grad, a valid Y for ``output``, and [W1, b1, W2, b2], float64, on ``device``."""
 
     def randn(*shape: int) -> Tensor:
-        return torch.randn(*shape, generator=generator, dtype=torch.float64).requires_grad_()
+        return torch.randn(*shape, generator=generator, dtype=torch.float64).to(device).requires_grad_()
 
     X = randn(m, n0)
     params = [randn(n1, n0), randn(n1), randn(n2, n1), randn(n2)]
@@ -55,7 +55,7 @@ def random_problem(
         Y = torch.rand(m, n2, generator=generator, dtype=torch.float64)
     else:
         Y = torch.randn(m, n2, generator=generator, dtype=torch.float64)
-    return X, Y, params
+    return X, Y.to(device), params
 
 
 def finite_difference_grad(f: ScalarFn, inputs: Sequence[Tensor], eps: float = 1e-6) -> list[Tensor]:
@@ -99,6 +99,7 @@ def run_checks(
     activations: Sequence[str] = tuple(ACTIVATIONS),
     outputs: Sequence[str] = tuple(HEADS),
     seed: int = 0,
+    device: str = "cpu",
 ) -> list[CheckResult]:
     """One :class:`CheckResult` per (function, activation, head). Softmax uses max(n2, 2) outputs."""
     gen = torch.Generator().manual_seed(seed)
@@ -106,7 +107,7 @@ def run_checks(
     for act in activations:
         for out in outputs:
             k = max(n2, 2) if out == "softmax" else n2
-            X, Y, params = random_problem(m, n0, n1, k, out, gen)
+            X, Y, params = random_problem(m, n0, n1, k, out, gen, device)
             shape = f"m={m} {n0}->{n1}->{k}"
 
             def hand(X, W1, b1, W2, b2, act=act, out=out, Y=Y):
@@ -116,8 +117,8 @@ def run_checks(
                 return reference_cost(X, Y, W1, b1, W2, b2, act, out)
 
             results.append(check_variant(f"two_layer_cost[{act},{out}]", shape, hand, ref, [X, *params]))
-        X, _, params = random_problem(m, n0, n1, n2, "identity", gen)
-        v = torch.randn(m, n2, generator=gen, dtype=torch.float64)  # reduce Z2 to a scalar: Σ v ⊙ Z2
+        X, _, params = random_problem(m, n0, n1, n2, "identity", gen, device)
+        v = torch.randn(m, n2, generator=gen, dtype=torch.float64).to(device)  # reduce Z2 to a scalar: Σ v ⊙ Z2
 
         def hand_z(X, W1, b1, W2, b2, act=act, v=v):
             return (v * two_layer(X, W1, b1, W2, b2, act)).sum()
@@ -156,11 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--activations", nargs="+", choices=sorted(ACTIVATIONS), default=list(ACTIVATIONS))
     parser.add_argument("--outputs", nargs="+", choices=sorted(HEADS), default=list(HEADS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="where to run the checks, e.g. cuda")
     args = parser.parse_args(argv)
     for name in ("m", "n0", "n1", "n2"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
-    results = run_checks(args.m, args.n0, args.n1, args.n2, args.activations, args.outputs, args.seed)
+    results = run_checks(args.m, args.n0, args.n1, args.n2, args.activations, args.outputs, args.seed, args.device)
     print(format_table(results))
     failed = [r.variant for r in results if not r.passed]
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")

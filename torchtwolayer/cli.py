@@ -52,10 +52,22 @@ class TwoLayerTrainer(Trainer):
         """
         path = _prediction_path(output, overwrite, datamodule)
         predictions = super().predict(model, dataloaders, datamodule, True, ckpt_path)
-        if datamodule is not None and predictions and self.is_global_zero:
-            written = datamodule.write_predictions(torch.cat(predictions), path)
-            print(f"Wrote {sum(len(p) for p in predictions)} predictions to {written}")
+        local = torch.cat(predictions) if predictions else torch.empty(0)
+        A2 = _gather_in_rank_order(local) if self.world_size > 1 else local
+        if datamodule is not None and len(A2) and self.is_global_zero:
+            written = datamodule.write_predictions(A2, path)
+            print(f"Wrote {len(A2)} predictions to {written}")
         return predictions
+
+
+def _gather_in_rank_order(local: torch.Tensor) -> torch.Tensor:
+    """Every process predicted a contiguous block of the rows, in order: concatenating the
+    blocks by rank gives the rows in their original order, as one file."""
+    import torch.distributed as dist
+
+    blocks: list[torch.Tensor | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(blocks, local.cpu())
+    return torch.cat([b for b in blocks if b is not None and len(b)])
 
 
 def _prediction_path(output: str | None, overwrite: bool, datamodule: TwoLayerDataModule | None) -> Path:
@@ -97,6 +109,12 @@ class TwoLayerCLI(LightningCLI):
             if config.data.task == "auto" and state["task"] is not None:
                 config.data.task = state["task"]
 
+    def after_instantiate_classes(self) -> None:
+        """Build the network now when the data says what it predicts, so every process (and the
+        main process of ``ddp_spawn``) holds its parameters from the start."""
+        if self.model.net is None and self.datamodule.n_outputs is not None:
+            self.model.configure_from(self.datamodule)
+
     def _resume_last(self, config: Any) -> str:
         """``last`` → the newest run's ``last.ckpt``. The resumed run logs into a new folder, so the
         interrupted run's logs and checkpoints stay as they were."""
@@ -127,18 +145,25 @@ class TwoLayerCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
     def after_fit(self) -> None:
+        log_dir = self.trainer.log_dir  # a collective call under DDP: every process makes it
+        ckpt = self.trainer.checkpoint_callback
+        saved = ckpt and (ckpt.last_model_path or ckpt.best_model_path)
+        if self.trainer.global_step == 0 and saved:
+            # ddp_spawn trained in child processes: this process's trainer did not see the
+            # steps, but the checkpoint they wrote did
+            log_dir = str(Path(saved).parent.parent)
         if self.trainer.is_global_zero:
-            pictures = draw_run_pictures(self.trainer, self.model, self.datamodule)
-            print(fit_summary(self.trainer, self.model, self.datamodule, pictures))
+            pictures = draw_run_pictures(log_dir, self.model, self.datamodule)
+            print(fit_summary(self.trainer, log_dir, self.model, self.datamodule, pictures))
 
 
-def draw_run_pictures(trainer: Trainer, model: TwoLayerModule, datamodule: TwoLayerDataModule) -> list[Path]:
+def draw_run_pictures(log_dir: str | None, model: TwoLayerModule, datamodule: TwoLayerDataModule) -> list[Path]:
     """Learning curves, and the decision boundary when the data has 2 features, in the run's folder."""
     from .plots import plot_decision_boundary, plot_learning_curves
 
-    if not trainer.log_dir or not (Path(trainer.log_dir) / "metrics.csv").is_file():
+    if not log_dir or not (Path(log_dir) / "metrics.csv").is_file():
         return []
-    run = Path(trainer.log_dir)
+    run = Path(log_dir)
     pictures = [plot_learning_curves(run)]
     if datamodule.n_features == 2 and datamodule.task is not None:
         X, y = datamodule.raw_split("train")
@@ -151,28 +176,37 @@ def draw_run_pictures(trainer: Trainer, model: TwoLayerModule, datamodule: TwoLa
 
 
 def fit_summary(
-    trainer: Trainer, model: TwoLayerModule, datamodule: TwoLayerDataModule, pictures: Sequence[Path] = ()
+    trainer: Trainer,
+    log_dir: str | None,
+    model: TwoLayerModule,
+    datamodule: TwoLayerDataModule,
+    pictures: Sequence[Path] = (),
 ) -> str:
     """Final loss and metrics on the train and validation splits, and where the run's files are."""
     from .evaluate import evaluate
 
-    lines = ["", f"Finished after {trainer.global_step} steps ({trainer.current_epoch} epochs)."]
+    ckpt = trainer.checkpoint_callback
+    saved = ckpt and (ckpt.last_model_path or ckpt.best_model_path)
+    steps, epochs = trainer.global_step, trainer.current_epoch
+    if steps == 0 and saved:  # ddp_spawn: the steps were taken in child processes
+        state = torch.load(saved, map_location="cpu", weights_only=True)
+        steps, epochs = state["global_step"], state["epoch"] + 1
+    lines = ["", f"Finished after {steps} steps ({epochs} epochs)."]
     for split in ("train", "val"):
         if len(datamodule.splits.get(split, ())):
             scores = evaluate(model, datamodule, split)
             lines.append(f"  {split:<5} " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-    ckpt = trainer.checkpoint_callback
-    if ckpt is not None and (ckpt.last_model_path or ckpt.best_model_path):
-        lines.append(f"  checkpoint: {ckpt.last_model_path or ckpt.best_model_path}")
-    if trainer.log_dir:
-        lines.append(f"  run files:  {trainer.log_dir}")
+    if saved:
+        lines.append(f"  checkpoint: {saved}")
+    if log_dir:
+        lines.append(f"  run files:  {log_dir}")
     lines += [f"  picture:    {p}" for p in pictures]
     return "\n".join(lines)
 
 
 def lightning_main(args: Sequence[str] | None) -> TwoLayerCLI:
     """Run LightningCLI on ``args``; errors in the input are raised as ValueError/TypeError/OSError."""
-    _check_ckpt_argument(args or [])
+    _check_ckpt_argument(sys.argv[1:] if args is None else args)
     return TwoLayerCLI(
         TwoLayerModule,
         TwoLayerDataModule,
@@ -221,7 +255,7 @@ def main(args: Sequence[str] | None = None) -> int:
 
         return plot_main(argv[1:])
     try:
-        lightning_main(argv)
+        lightning_main(None if args is None else argv)  # None: LightningCLI reads sys.argv itself
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
         if os.environ.get("TORCHTWOLAYER_DEBUG"):
             raise

@@ -15,6 +15,8 @@ derivatives flow through it; the equations that follow are the same code.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import Tensor
 from torch.autograd import Function
@@ -25,12 +27,34 @@ from .heads import as_dense_target, get_head
 from .validation import check_parameters, check_target
 
 
+def _autocast_dtype(X: Tensor) -> torch.dtype | None:
+    """The lower precision autocast runs X's device in, or ``None`` when autocast is off there."""
+    device = X.device.type
+    if not torch.is_autocast_enabled(device):
+        return None
+    dtype = torch.get_autocast_dtype(device)
+    return dtype if dtype != X.dtype else None
+
+
+def _cast(dtype: torch.dtype | None, *tensors: Tensor) -> tuple[Tensor, ...]:
+    """Under autocast, the network runs in its dtype: inputs and parameters cast once, up front,
+    so forward and backward see one consistent dtype (as autocast's own ``addmm`` would)."""
+    return tensors if dtype is None else tuple(t.to(dtype) for t in tensors)
+
+
+def _autocast_off(X: Tensor) -> contextlib.AbstractContextManager:
+    """Backward computes in the dtypes forward saved, even if called inside an autocast region."""
+    device = X.device.type
+    return torch.autocast(device, enabled=False) if torch.is_autocast_enabled(device) else contextlib.nullcontext()
+
+
 class TwoLayer(Function):
     """Z2 = g(X W1ᵀ + b1) W2ᵀ + b2 with a hand-written backward."""
 
     @staticmethod
     def forward(ctx, X, W1, b1, W2, b2, activation: str):
         g = get_activation(activation)
+        X, W1, b1, W2, b2 = _cast(_autocast_dtype(X), X, W1, b1, W2, b2)
         A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
         ctx.g = g
@@ -41,9 +65,10 @@ class TwoLayer(Function):
     def backward(ctx, dZ2):
         X, W1, b1, W2, A1 = ctx.saved_tensors
         g = ctx.g
-        if torch.is_grad_enabled():  # create_graph: make A1 a function of the inputs
-            A1 = equations.hidden(X, W1, b1, g)
-        grads = equations.backward(dZ2, X, A1, W1, W2, g, ctx.needs_input_grad[:5])
+        with _autocast_off(X):
+            if torch.is_grad_enabled():  # create_graph: make A1 a function of the inputs
+                A1 = equations.hidden(X, W1, b1, g)
+            grads = equations.backward(dZ2.to(A1.dtype), X, A1, W1, W2, g, ctx.needs_input_grad[:5])
         return (*grads, None)
 
 
@@ -57,11 +82,13 @@ class TwoLayerCost(Function):
     @staticmethod
     def forward(ctx, X, Y, W1, b1, W2, b2, activation: str, output: str, with_logits: bool = False):
         g, head = get_activation(activation), get_head(output)
-        _m, n2 = X.shape[0], W2.shape[0]
+        cost_dtype = X.dtype  # under autocast the cost stays in X's precision (float32)
+        X, W1, b1, W2, b2 = _cast(_autocast_dtype(X), X, W1, b1, W2, b2)
         A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
-        J = head.cost(Z2, as_dense_target(Y, n2, Z2.dtype))  # ()
-        ctx.g, ctx.head = g, head
+        Zc = Z2.to(cost_dtype)
+        J = head.cost(Zc, as_dense_target(Y, W2.shape[0], cost_dtype))  # ()
+        ctx.g, ctx.head, ctx.cost_dtype = g, head, cost_dtype
         ctx.save_for_backward(X, Y, W1, b1, W2, b2, A1, Z2)
         if not with_logits:
             return J
@@ -76,18 +103,20 @@ class TwoLayerCost(Function):
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
         g, head, needs = ctx.g, ctx.head, ctx.needs_input_grad
         m, n2 = X.shape[0], W2.shape[0]
-        if torch.is_grad_enabled():  # create_graph: make A1, Z2 functions of the inputs
-            A1 = equations.hidden(X, W1, b1, g)
-            Z2 = equations.output(A1, W2, b2)
-        Y = as_dense_target(Y, n2, Z2.dtype)  # (m, n2)
-        A2 = head.link(Z2)  # (m, n2)
-        dZ2 = A2 - Y  # (m, n2)  the note's dZ[2] = A[2] − Y
-        scale = dJ / m  # the note's 1/m, and the upstream gradient, applied once
-        dZ2 = dZ2 * scale if torch.is_grad_enabled() else dZ2.mul_(scale)
-        dX, dW1, db1, dW2, db2 = equations.backward(
-            dZ2, X, A1, W1, W2, g, (needs[0], needs[2], needs[3], needs[4], needs[5])
-        )
-        dY = head.target_grad(Z2, Y) * scale if needs[1] else None
+        with _autocast_off(X):
+            if torch.is_grad_enabled():  # create_graph: make A1, Z2 functions of the inputs
+                A1 = equations.hidden(X, W1, b1, g)
+                Z2 = equations.output(A1, W2, b2)
+            Z2 = Z2.to(ctx.cost_dtype)  # (m, n2)
+            Y = as_dense_target(Y, n2, Z2.dtype)  # (m, n2)
+            A2 = head.link(Z2)  # (m, n2)
+            dZ2 = A2 - Y  # (m, n2)  the note's dZ[2] = A[2] − Y
+            scale = dJ / m  # the note's 1/m, and the upstream gradient, applied once
+            dZ2 = dZ2 * scale if torch.is_grad_enabled() else dZ2.mul_(scale)
+            dX, dW1, db1, dW2, db2 = equations.backward(
+                dZ2.to(A1.dtype), X, A1, W1, W2, g, (needs[0], needs[2], needs[3], needs[4], needs[5])
+            )
+            dY = head.target_grad(Z2, Y) * scale if needs[1] else None
         return dX, dY, dW1, db1, dW2, db2, None, None, None
 
 

@@ -25,18 +25,24 @@ TaskName = Literal["binary", "multiclass", "regression"]
 HEAD_OF_TASK = {"binary": "sigmoid", "multiclass": "softmax", "regression": "identity"}
 
 
-def make_metrics(task: str, n_outputs: int) -> MetricCollection:
-    """binary: accuracy, F1, AUROC (binned: fixed memory); multiclass: accuracy, macro-F1; regression: MSE, R²."""
+def make_metrics(task: str, n_outputs: int, sync: bool = True) -> MetricCollection:
+    """binary: accuracy, F1, AUROC (binned: fixed memory); multiclass: accuracy, macro-F1; regression: MSE, R².
+
+    ``sync=False`` for metrics that one process computes over a whole split on its own.
+    """
+    kw = {"sync_on_compute": sync}
     if task == "binary":
-        return MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC(thresholds=200)})
+        return MetricCollection(
+            {"acc": BinaryAccuracy(**kw), "f1": BinaryF1Score(**kw), "auroc": BinaryAUROC(thresholds=200, **kw)}
+        )
     if task == "multiclass":
         return MetricCollection(
             {
-                "acc": MulticlassAccuracy(n_outputs, average="micro"),
-                "f1": MulticlassF1Score(n_outputs, average="macro"),
+                "acc": MulticlassAccuracy(n_outputs, average="micro", **kw),
+                "f1": MulticlassF1Score(n_outputs, average="macro", **kw),
             }
         )
-    return MetricCollection({"mse": MeanSquaredError(), "r2": R2Score()})
+    return MetricCollection({"mse": MeanSquaredError(**kw), "r2": R2Score(**kw)})
 
 
 class DivergenceError(ValueError):
@@ -125,7 +131,10 @@ class TwoLayerModule(LightningModule):
         )
 
     def _build_from_datamodule(self) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
+        self.configure_from(getattr(self.trainer, "datamodule", None))
+
+    def configure_from(self, dm: Any) -> None:
+        """Take the task and number of outputs from the data module ``dm`` where not given."""
         task = self.hparams.task or getattr(dm, "task", None)
         n_outputs = self.hparams.n_outputs or getattr(dm, "n_outputs", None)
         if task is None or n_outputs is None:
@@ -205,7 +214,7 @@ class TwoLayerModule(LightningModule):
 
     def _log_metrics(self, metrics: MetricCollection) -> None:
         """Compute (synchronised across processes by torchmetrics), log, reset."""
-        self.log_dict(metrics.compute())
+        self.log_dict(metrics.compute(), sync_dist=True)  # already equal on every process
         metrics.reset()
 
     def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
