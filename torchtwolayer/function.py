@@ -42,10 +42,12 @@ def _cast(dtype: torch.dtype | None, *tensors: Tensor) -> tuple[Tensor, ...]:
     return tensors if dtype is None else tuple(t.to(dtype) for t in tensors)
 
 
-def _autocast_off(X: Tensor) -> contextlib.AbstractContextManager:
+def _autocast_off(device: str) -> contextlib.AbstractContextManager:
     """Backward computes in the dtypes forward saved, even if called inside an autocast region."""
-    device = X.device.type
-    return torch.autocast(device, enabled=False) if torch.is_autocast_enabled(device) else contextlib.nullcontext()
+    return torch.autocast(device, enabled=False) if torch.is_autocast_enabled(device) else _NO_CONTEXT
+
+
+_NO_CONTEXT = contextlib.nullcontext()
 
 
 class TwoLayer(Function):
@@ -57,7 +59,7 @@ class TwoLayer(Function):
         X, W1, b1, W2, b2 = _cast(_autocast_dtype(X), X, W1, b1, W2, b2)
         A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
-        ctx.g = g
+        ctx.g, ctx.device = g, X.device.type
         ctx.save_for_backward(X, W1, b1, W2, A1)
         return Z2
 
@@ -65,7 +67,7 @@ class TwoLayer(Function):
     def backward(ctx, dZ2):
         X, W1, b1, W2, A1 = ctx.saved_tensors
         g = ctx.g
-        with _autocast_off(X):
+        with _autocast_off(ctx.device):
             if torch.is_grad_enabled():  # create_graph: make A1 a function of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
             grads = equations.backward(dZ2.to(A1.dtype), X, A1, W1, W2, g, ctx.needs_input_grad[:5])
@@ -88,7 +90,7 @@ class TwoLayerCost(Function):
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
         Zc = Z2.to(cost_dtype)
         J = head.cost(Zc, as_dense_target(Y, W2.shape[0], cost_dtype))  # ()
-        ctx.g, ctx.head, ctx.cost_dtype = g, head, cost_dtype
+        ctx.g, ctx.head, ctx.cost_dtype, ctx.device = g, head, cost_dtype, X.device.type
         ctx.save_for_backward(X, Y, W1, b1, W2, b2, A1, Z2)
         if not with_logits:
             return J
@@ -103,8 +105,9 @@ class TwoLayerCost(Function):
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
         g, head, needs = ctx.g, ctx.head, ctx.needs_input_grad
         m, n2 = X.shape[0], W2.shape[0]
-        with _autocast_off(X):
-            if torch.is_grad_enabled():  # create_graph: make A1, Z2 functions of the inputs
+        create_graph = torch.is_grad_enabled()
+        with _autocast_off(ctx.device):
+            if create_graph:  # make A1, Z2 functions of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
                 Z2 = equations.output(A1, W2, b2)
             Z2 = Z2.to(ctx.cost_dtype)  # (m, n2)
@@ -112,7 +115,7 @@ class TwoLayerCost(Function):
             A2 = head.link(Z2)  # (m, n2)
             dZ2 = A2 - Y  # (m, n2)  the note's dZ[2] = A[2] − Y
             scale = dJ / m  # the note's 1/m, and the upstream gradient, applied once
-            dZ2 = dZ2 * scale if torch.is_grad_enabled() else dZ2.mul_(scale)
+            dZ2 = dZ2 * scale if create_graph else dZ2.mul_(scale)
             dX, dW1, db1, dW2, db2 = equations.backward(
                 dZ2.to(A1.dtype), X, A1, W1, W2, g, (needs[0], needs[2], needs[3], needs[4], needs[5])
             )

@@ -34,11 +34,14 @@ TINY_FLOPS = 1 << 20
 def prepare_target(net: TwoLayerNet, X: Tensor, Y: Tensor, check_values: bool = True) -> Tensor:
     """Check X and Y against ``net`` and return Y as a dense (m, n2) tensor of X's dtype.
 
-    ``check_values=False`` skips the checks that read the data (label range, targets in
-    [0, 1]) for data already checked when it was loaded; shapes and dtypes are always checked.
+    ``check_values=False`` is for batches of data checked when it was loaded (the data
+    module's): no check at all, only the reshaping.
     """
-    check_parameters(X, net.W1, net.b1, net.W2, net.b2)
-    Y = check_target(Y, X.shape[0], net.n_y, get_head(net.output), X.dtype, check_values)
+    if check_values:
+        check_parameters(X, net.W1, net.b1, net.W2, net.b2)
+        Y = check_target(Y, X.shape[0], net.n_y, get_head(net.output), X.dtype)
+    elif Y.dim() == 1 and Y.is_floating_point():  # already checked: only the (m,) → (m, 1) view
+        Y = Y.unsqueeze(1)
     return as_dense_target(Y, net.n_y, X.dtype)
 
 

@@ -175,8 +175,8 @@ class TwoLayerModule(LightningModule):
         """The hand-written gradients without a graph, then the optimizer's W ← W − α dW."""
         J, Z2, grads = forward_backward(self.net, X, prepare_target(self.net, X, Y, self._check_batches))
         self._stop_if_diverged(J)
-        for p, dp in zip(self.net.parameters(), grads[1:], strict=True):
-            p.grad = dp
+        net = self.net
+        net.W1.grad, net.b1.grad, net.W2.grad, net.b2.grad = grads.dW1, grads.db1, grads.dW2, grads.db2
         self.optimizers().step()
         return J, Z2
 
@@ -255,6 +255,7 @@ class TwoLayerModule(LightningModule):
             momentum=hp.momentum,
             nesterov=hp.nesterov,
             weight_decay=hp.weight_decay,
+            foreach=True,  # one kernel call for all four parameters
         )
 
     # ------------------------------------------------------------ checkpoints

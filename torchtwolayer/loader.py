@@ -71,6 +71,9 @@ class InMemoryBatches:
 
     def batches(self, order: Tensor, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         """The batches of ``order`` from batch number ``start`` on."""
+        sharded = self.world_size > 1
         for i in range(start * self.batch_size, len(order), self.batch_size):
-            idx = order[i : i + self.batch_size][self.rank :: self.world_size]
-            yield self.X[idx], self.Y[idx] if len(self.Y) else self.Y
+            idx = order[i : i + self.batch_size]
+            if sharded:
+                idx = idx[self.rank :: self.world_size]
+            yield self.X.index_select(0, idx), self.Y.index_select(0, idx) if len(self.Y) else self.Y
