@@ -125,9 +125,15 @@ def bench_function_size(name: str, m: int, n0: int, n1: int, reps: int, device: 
 
 # ---------------------------------------------------------------------- memory
 MEMORY_CHILD = """
-import resource, sys, torch, torch.nn as nn
+import sys, torch, torch.nn as nn
 sys.path.insert(0, {root!r})
 from torchtwolayer import TwoLayerNet
+
+def rss(field):  # kB, from /proc/self/status
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+
 m, n0, n1 = {size}
 g = torch.Generator().manual_seed(0)
 X = torch.randn(m, n0, generator=g); Y = (X[:, 0] > 0).float()
@@ -137,15 +143,18 @@ else:
     net = nn.Sequential(nn.Linear(n0, n1), nn.Tanh(), nn.Linear(n1, 1)); bce = nn.BCEWithLogitsLoss()
     loss = lambda: bce(net(X), Y[:, None])
 opt = torch.optim.SGD(net.parameters(), lr=0.01)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+opt.zero_grad(); loss().backward(); opt.step()  # warm up: allocator, kernels
+opt.zero_grad(set_to_none=True)
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+before = rss("VmRSS:")
 for _ in range(3):
     opt.zero_grad(); loss().backward(); opt.step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, base)
+print(rss("VmHWM:"), before)
 """
 
 
-def saved_bytes(loss_fn: Callable[[], torch.Tensor]) -> int:
-    """Bytes of the distinct storages saved for backward by one forward pass."""
+def saved_storages(loss_fn: Callable[[], torch.Tensor]) -> dict[int, int]:
+    """``{storage address: bytes}`` of the distinct storages saved for backward by one forward pass."""
     seen: dict[int, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -155,7 +164,7 @@ def saved_bytes(loss_fn: Callable[[], torch.Tensor]) -> int:
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         loss_fn()
-    return sum(seen.values())
+    return seen
 
 
 def bench_memory(size: tuple[int, int, int]) -> list[dict]:
@@ -165,19 +174,24 @@ def bench_memory(size: tuple[int, int, int]) -> list[dict]:
     for variant in ("ours", "autograd"):
         code = MEMORY_CHILD.format(root=str(ROOT), size=size, variant=variant)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        peak_kib, base_kib = (int(v) for v in out.stdout.split())
+        peak_kib, base_kib = (int(v) for v in out.stdout.split())  # the step's peak, and RSS before it
         if variant == "ours":
             net = TwoLayerNet(n0, n1, init="pytorch", seed=0)
-            saved = saved_bytes(lambda net=net: net.cost(X, Y))
+            params = list(net.parameters())
+            saved = saved_storages(lambda net=net: net.cost(X, Y))
         else:
             ref, bce = autograd_model(n0, n1), nn.BCEWithLogitsLoss()
-            saved = saved_bytes(lambda ref=ref, bce=bce: bce(ref(X), Y[:, None]))
+            params = list(ref.parameters())
+            saved = saved_storages(lambda ref=ref, bce=bce: bce(ref(X), Y[:, None]))
+        inputs = {t.untyped_storage().data_ptr() for t in [X, Y, *params]}
+        activations = sum(b for ptr, b in saved.items() if ptr not in inputs)
         rows.append(
             {
                 "variant": variant,
-                "peak_rss_mib": peak_kib / 1024,
-                "step_rss_mib": (peak_kib - base_kib) / 1024,
-                "saved_for_backward_mib": saved / 2**20,
+                "step_peak_rss_mib": peak_kib / 1024,
+                "step_peak_above_start_mib": (peak_kib - base_kib) / 1024,
+                "saved_for_backward_mib": sum(saved.values()) / 2**20,
+                "saved_beyond_inputs_mib": activations / 2**20,
             }
         )
     return rows
