@@ -149,3 +149,13 @@ def test_bad_csv_gives_a_clear_error_and_writes_nothing(name, tmp_path, capsys):
 def test_missing_file_is_named(capsys):
     assert fit("--data.dataset", "nowhere.csv") == 2
     assert "nowhere.csv' does not exist" in capsys.readouterr().err
+
+
+def test_validate_runs_on_a_checkpoint(tmp_path, capsys):
+    train = write_csv(tmp_path / "train.csv")
+    assert fit("--data.dataset", str(train), "--trainer.max_steps", "30") == 0
+    ckpt = str(last_checkpoint())
+    capsys.readouterr()
+    assert main(["validate", *QUIET, "--ckpt_path", ckpt, "--data.dataset", str(train)]) == 0
+    out = capsys.readouterr().out
+    assert "val/acc" in out and "val/loss" in out
