@@ -66,7 +66,10 @@ class GradientDescent:
     """Full-batch gradient descent on fixed data, fused: check once, then step fast.
 
     Equal to ``net.cost(X, Y).backward()`` followed by ``torch.optim.SGD(lr=lr).step()``
-    at every step, without building a graph or allocating memory.
+    at every step, without building a graph or allocating memory. The tape binds the
+    network's parameter tensors when it is made: after ``net.to(...)``, ``net.double()`` or
+    assigning new parameters, make a new ``GradientDescent`` (``load_state_dict`` is fine:
+    it copies into the same tensors).
 
     Args:
         net: the network, updated in place.

@@ -36,7 +36,6 @@ class Head:
     link_out: Callable[[Tensor, Tensor], Tensor]
     cost: Callable[[Tensor, Tensor], Tensor]
     target_grad: Callable[[Tensor, Tensor], Tensor]
-    task: str
 
 
 def _softmax(Z2: Tensor) -> Tensor:
@@ -71,7 +70,6 @@ HEADS: dict[str, Head] = {
             lambda Z2, out: torch.sigmoid(Z2, out=out),
             _bce_cost,
             lambda Z2, Y: -Z2,
-            "binary",
         ),
         Head(
             "softmax",
@@ -79,7 +77,6 @@ HEADS: dict[str, Head] = {
             lambda Z2, out: out.copy_(torch.softmax(Z2, dim=1)),  # aten's _softmax.out needs a contiguous out
             _cross_entropy_cost,
             lambda Z2, Y: -torch.log_softmax(Z2, dim=1),
-            "multiclass",
         ),
         Head(
             "identity",
@@ -87,7 +84,6 @@ HEADS: dict[str, Head] = {
             lambda Z2, out: out.copy_(Z2),
             _half_squared_error_cost,
             lambda Z2, Y: Y - Z2,
-            "regression",
         ),
     )
 }
