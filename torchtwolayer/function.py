@@ -88,9 +88,11 @@ class TwoLayerCost(Function):
         X, W1, b1, W2, b2 = _cast(_autocast_dtype(X), X, W1, b1, W2, b2)
         A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
-        Zc = Z2.to(cost_dtype)
+        Zc = Z2 if Z2.dtype == cost_dtype else Z2.to(cost_dtype)
         J = head.cost(Zc, as_dense_target(Y, W2.shape[0], cost_dtype))  # ()
         ctx.g, ctx.head, ctx.cost_dtype, ctx.device = g, head, cost_dtype, X.device.type
+        needs = ctx.needs_input_grad
+        ctx.needs_equations = (needs[0], needs[2], needs[3], needs[4], needs[5])  # dX, dW1, db1, dW2, db2
         ctx.save_for_backward(X, Y, W1, b1, W2, b2, A1, Z2)
         if not with_logits:
             return J
@@ -103,23 +105,24 @@ class TwoLayerCost(Function):
         if dJ is None:  # only the (non-differentiable) Z2 was used
             return (None,) * 9
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
-        g, head, needs = ctx.g, ctx.head, ctx.needs_input_grad
+        g, head = ctx.g, ctx.head
         m, n2 = X.shape[0], W2.shape[0]
         create_graph = torch.is_grad_enabled()
         with _autocast_off(ctx.device):
             if create_graph:  # make A1, Z2 functions of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
                 Z2 = equations.output(A1, W2, b2)
-            Z2 = Z2.to(ctx.cost_dtype)  # (m, n2)
+            if Z2.dtype != ctx.cost_dtype:  # autocast: the cost's precision
+                Z2 = Z2.to(ctx.cost_dtype)
             Y = as_dense_target(Y, n2, Z2.dtype)  # (m, n2)
             A2 = head.link(Z2)  # (m, n2)
             dZ2 = A2 - Y  # (m, n2)  the note's dZ[2] = A[2] − Y
             scale = dJ / m  # the note's 1/m, and the upstream gradient, applied once
             dZ2 = dZ2 * scale if create_graph else dZ2.mul_(scale)
-            dX, dW1, db1, dW2, db2 = equations.backward(
-                dZ2.to(A1.dtype), X, A1, W1, W2, g, (needs[0], needs[2], needs[3], needs[4], needs[5])
-            )
-            dY = head.target_grad(Z2, Y) * scale if needs[1] else None
+            if dZ2.dtype != A1.dtype:  # autocast: back to the network's precision
+                dZ2 = dZ2.to(A1.dtype)
+            dX, dW1, db1, dW2, db2 = equations.backward(dZ2, X, A1, W1, W2, g, ctx.needs_equations)
+            dY = head.target_grad(Z2, Y) * scale if ctx.needs_input_grad[1] else None
         return dX, dY, dW1, db1, dW2, db2, None, None, None
 
 
