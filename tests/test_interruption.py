@@ -81,3 +81,23 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     ckpt = torch.load(last, weights_only=True)
     assert ckpt["global_step"] <= step
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
+
+
+def test_a_save_that_dies_midway_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    from torchtwolayer.checkpoints import AtomicCheckpointIO
+
+    path = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"global_step": 1, "w": torch.ones(3)}, path)
+    real_save = torch.save
+
+    def dies_midway(obj, f, *args, **kwargs):
+        f.write(b"partial bytes")  # some of the file is written, then the process "dies"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"global_step": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert torch.load(path, weights_only=True)["global_step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left behind
