@@ -258,6 +258,14 @@ class TwoLayerModule(LightningModule):
             foreach=True,  # one kernel call for all four parameters
         )
 
+    def teardown(self, stage: str) -> None:
+        """A worker started by ``ddp_spawn`` ends with ``os._exit``, which skips Lightning's
+        atexit handler that destroys the process group; destroy it here instead."""
+        launcher = getattr(self._trainer.strategy, "launcher", None) if self._trainer is not None else None
+        spawned = getattr(launcher, "_start_method", None) in ("spawn", "forkserver")
+        if stage == "fit" and spawned and torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
     # ------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Never write non-finite weights over a good checkpoint."""
