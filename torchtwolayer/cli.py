@@ -146,8 +146,7 @@ class TwoLayerCLI(LightningCLI):
 
     def after_fit(self) -> None:
         log_dir = self.trainer.log_dir  # a collective call under DDP: every process makes it
-        ckpt = self.trainer.checkpoint_callback
-        saved = ckpt and (ckpt.last_model_path or ckpt.best_model_path)
+        saved = _saved_checkpoint(self.trainer)
         if self.trainer.global_step == 0 and saved:
             # ddp_spawn trained in child processes: this process's trainer did not see the
             # steps, but the checkpoint they wrote did
@@ -155,6 +154,12 @@ class TwoLayerCLI(LightningCLI):
         if self.trainer.is_global_zero:
             pictures = draw_run_pictures(log_dir, self.model, self.datamodule)
             print(fit_summary(self.trainer, log_dir, self.model, self.datamodule, pictures))
+
+
+def _saved_checkpoint(trainer: Trainer) -> str:
+    """The path of the run's last (or best) checkpoint, or "" when none was written."""
+    ckpt = trainer.checkpoint_callback
+    return (ckpt.last_model_path or ckpt.best_model_path) if ckpt is not None else ""
 
 
 def draw_run_pictures(log_dir: str | None, model: TwoLayerModule, datamodule: TwoLayerDataModule) -> list[Path]:
@@ -185,8 +190,7 @@ def fit_summary(
     """Final loss and metrics on the train and validation splits, and where the run's files are."""
     from .evaluate import evaluate
 
-    ckpt = trainer.checkpoint_callback
-    saved = ckpt and (ckpt.last_model_path or ckpt.best_model_path)
+    saved = _saved_checkpoint(trainer)
     steps, epochs = trainer.global_step, trainer.current_epoch
     if steps == 0 and saved:  # ddp_spawn: the steps were taken in child processes
         state = torch.load(saved, map_location="cpu", weights_only=True)

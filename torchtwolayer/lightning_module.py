@@ -112,7 +112,7 @@ class TwoLayerModule(LightningModule):
 
     def setup(self, stage: str) -> None:
         if self.net is None:
-            self._build_from_datamodule()
+            self.configure_from(getattr(self.trainer, "datamodule", None))
         if stage == "fit":
             self.automatic_optimization = not self._fused_is_exact()
             from_us = isinstance(getattr(self.trainer, "datamodule", None), TwoLayerDataModule)
@@ -129,9 +129,6 @@ class TwoLayerModule(LightningModule):
             and t.accumulate_grad_batches == 1
             and str(t.precision) in ("32-true", "64-true", "32", "64")
         )
-
-    def _build_from_datamodule(self) -> None:
-        self.configure_from(getattr(self.trainer, "datamodule", None))
 
     def configure_from(self, dm: Any) -> None:
         """Take the task and number of outputs from the data module ``dm`` where not given."""

@@ -82,10 +82,11 @@ def check_target(Y: object, m: int, n2: int, head: Head, dtype: torch.dtype, che
     - identity: shape (m, n2), or (m,) when n2 = 1.
     """
     Y = check_tensor("Y", Y)
+    check_values = check_values and not _is_compiling()
     if Y.is_complex():
         raise TypeError(f"Y must be real, got dtype {Y.dtype}")
     if head.name == "softmax":
-        return _check_softmax_target(Y, m, n2, dtype, check_values and not _is_compiling())
+        return _check_softmax_target(Y, m, n2, dtype, check_values)
     if not Y.is_floating_point():
         Y = Y.to(dtype)
     elif Y.dtype != dtype:
@@ -97,7 +98,7 @@ def check_target(Y: object, m: int, n2: int, head: Head, dtype: torch.dtype, che
         raise ValueError(
             f"Y for the {head.name!r} head must have shape (m, n2) = ({m}, {n2}){one_d}; got {tuple(Y.shape)}"
         )
-    if head.name == "sigmoid" and check_values and not _is_compiling():
+    if head.name == "sigmoid" and check_values:
         lo, hi = (v.item() for v in torch.aminmax(Y.detach()))
         if not 0 <= lo <= hi <= 1:  # also catches NaN
             raise ValueError(
