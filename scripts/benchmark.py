@@ -37,11 +37,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from torchtwolayer import GradientDescent, TwoLayerNet  # noqa: E402
-from torchtwolayer.datasets import planar  # noqa: E402
+from torchtwolayer import GradientDescent, TwoLayerNet
+from torchtwolayer.datasets import planar
 
 SIZES = {"tiny": (400, 2, 4), "medium": (256, 784, 256), "large": (4096, 1024, 1024)}
 QUICK_SIZES = {"tiny": (400, 2, 4), "medium": (64, 32, 16), "large": (256, 64, 64)}
@@ -125,8 +122,7 @@ def bench_function_size(name: str, m: int, n0: int, n1: int, reps: int, device: 
 
 # ---------------------------------------------------------------------- memory
 MEMORY_CHILD = """
-import sys, torch, torch.nn as nn
-sys.path.insert(0, {root!r})
+import torch, torch.nn as nn
 from torchtwolayer import TwoLayerNet
 
 def rss(field):  # kB, from /proc/self/status
@@ -172,7 +168,7 @@ def bench_memory(size: tuple[int, int, int]) -> list[dict]:
     m, n0, n1 = size
     X, Y = binary_problem(m, n0)
     for variant in ("ours", "autograd"):
-        code = MEMORY_CHILD.format(root=str(ROOT), size=size, variant=variant)
+        code = MEMORY_CHILD.format(size=size, variant=variant)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         peak_kib, base_kib = (int(v) for v in out.stdout.split())  # the step's peak, and RSS before it
         if variant == "ours":
@@ -441,7 +437,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
-    reps = 2 if args.quick else args.reps
+    reps = 1 if args.quick else args.reps
     sizes = QUICK_SIZES if args.quick else SIZES
     results: dict = {"machine": machine()}
     if "function" in args.sections:

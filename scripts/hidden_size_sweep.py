@@ -3,32 +3,34 @@
     python scripts/hidden_size_sweep.py                                   # the flower, tanh
     python scripts/hidden_size_sweep.py --activations tanh sigmoid relu leaky_relu
     python scripts/hidden_size_sweep.py --datasets planar moons circles blobs gaussian_quantiles xor
-    python scripts/hidden_size_sweep.py --update-readme                   # refresh README's table
+    python scripts/hidden_size_sweep.py --update-readme                   # refresh README's table and figures
 
 For each data set and activation: full-batch gradient descent (the note's, fused:
 :class:`torchtwolayer.GradientDescent`) with hidden sizes 1, 2, 3, 4, 5, 20, 50, lr 1.2 and
 5 000 steps on the whole data set (400 points, features standardised), the course's
-initialisation (N(0, 0.01²) weights), a fixed seed; one figure with a decision-boundary panel
-per hidden size, and a markdown table: hidden size → training accuracy and final cost.
+initialisation (N(0, 0.01²) weights), a fixed seed, in float64 like the course's numpy; one
+figure with a decision-boundary panel per hidden size, and a markdown table: hidden size →
+training accuracy and final cost. Everything is written to ``--out`` (default:
+``hidden_size_sweep/`` in the working folder); only ``--update-readme`` touches the repository.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
 from matplotlib.figure import Figure
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from torchtwolayer import GradientDescent, TwoLayerNet
+from torchtwolayer.datasets import make_dataset
+from torchtwolayer.plots import draw_decision_boundary, plot_decision_boundary, save
 
-from torchtwolayer import GradientDescent, TwoLayerNet  # noqa: E402
-from torchtwolayer.datasets import make_dataset  # noqa: E402
-from torchtwolayer.plots import draw_decision_boundary, plot_decision_boundary, save  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+README_FIGURES = ROOT / "scripts" / "figures"
 
 SIZES = (1, 2, 3, 4, 5, 20, 50)
 README_START, README_END = "<!-- sweep-table:start -->", "<!-- sweep-table:end -->"
@@ -37,11 +39,12 @@ README_START, README_END = "<!-- sweep-table:start -->", "<!-- sweep-table:end -
 def train(dataset: str, activation: str, n_h: int, steps: int, lr: float, seed: int) -> dict:
     """One network trained on the whole data set; its accuracy, final cost and the pieces to draw it."""
     X_raw, y = make_dataset(dataset, 400, seed=seed)
+    X_raw = X_raw.double()
     mean, std = X_raw.mean(0), X_raw.std(0)
     X = (X_raw - mean) / std
     n_classes = int(y.max()) + 1
     n_y, output = (1, "sigmoid") if n_classes == 2 else (n_classes, "softmax")
-    net = TwoLayerNet(2, n_h, n_y, activation, output, init="course", seed=seed)
+    net = TwoLayerNet(2, n_h, n_y, activation, output, init="course", seed=seed, dtype=torch.float64)
     GradientDescent(net, X, y, lr).run(steps)
     accuracy = (net.predict(X) == y).double().mean().item()
     return {
@@ -111,10 +114,14 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--lr", type=float, default=1.2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "figures", help="folder for the outputs")
+    parser.add_argument("--out", type=Path, default=Path("hidden_size_sweep"), help="folder for the outputs")
     parser.add_argument("--no-figure", action="store_true", help="only the table")
-    parser.add_argument("--update-readme", action="store_true", help="write the table into README.md")
+    parser.add_argument(
+        "--update-readme", action="store_true", help="write the table into README.md and its figures to scripts/figures"
+    )
     args = parser.parse_args(argv)
+    if args.update_readme:
+        args.out, args.no_figure = README_FIGURES, False
     start = time.perf_counter()
     rows = sweep(args.datasets, args.activations, args.sizes, args.steps, args.lr, args.seed)
     table = markdown_table(rows)

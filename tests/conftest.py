@@ -1,3 +1,8 @@
+import contextlib
+import io
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -29,3 +34,19 @@ def make_problem(m, n0, n1, n2, output, dtype=torch.float64, seed=0, x_grad=True
 @pytest.fixture(autouse=True)
 def _fixed_seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> tuple[Path, str]:
+    """``torchtwolayer fit`` with no arguments, run once for the whole session: its folder and output."""
+    from torchtwolayer.cli import main
+
+    folder = tmp_path_factory.mktemp("default_fit")
+    out, cwd = io.StringIO(), os.getcwd()
+    os.chdir(folder)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            assert main(["fit"]) == 0
+    finally:
+        os.chdir(cwd)
+    return folder, out.getvalue()

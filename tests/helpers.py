@@ -1,13 +1,17 @@
 """Shared helpers for the CLI and training tests."""
 
 import csv
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
 
 from torchtwolayer.cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 
@@ -41,3 +45,13 @@ def weights(ckpt: Path) -> dict[str, torch.Tensor]:
 
 def files_under(path: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` imported as a module (the scripts are files, not a package)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

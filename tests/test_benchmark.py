@@ -1,17 +1,14 @@
 """The benchmark script runs end to end on tiny sizes, so it cannot rot."""
 
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from helpers import load_script
 
 
 def test_benchmark_quick_writes_every_section(tmp_path, capsys):
-    import benchmark
-
-    results = benchmark.main(["--quick", "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md")])
+    results = load_script("benchmark").main(
+        ["--quick", "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md")]
+    )
     assert set(results) == {"machine", "function", "memory", "course", "tabular"}
     assert [r["size"].split()[0] for r in results["function"]] == ["tiny", "medium", "large"]
     assert all(r["ours_us"] > 0 and r["ratio"] > 0 for r in results["function"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUIET, files_under, fit, last_checkpoint, weights, write_csv
+from helpers import QUIET, fit, last_checkpoint, weights, write_csv
 
 from torchtwolayer.cli import main
 
@@ -18,39 +18,38 @@ def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def test_default_fit_reaches_90_percent_training_accuracy_on_the_flower(capsys):
-    assert main(["fit", "--trainer.enable_progress_bar", "false"]) == 0
-    out = capsys.readouterr().out
+def test_default_fit_reaches_90_percent_training_accuracy_on_the_flower(default_run):
+    folder, out = default_run
     assert "Finished after 10000 steps" in out
     train_line = next(line for line in out.splitlines() if line.strip().startswith("train"))
     accuracy = float(train_line.split("acc")[1].split()[0])
+    # The README reports 0.931 (298 of 320 points), made on another CPU. float32 kernels differ
+    # between CPUs, and a few points near the boundary may change side: 0.90 leaves 10 points.
     assert accuracy >= 0.90, out
     assert "checkpoint: runs/torchtwolayer/version_0/checkpoints/last.ckpt" in out
     assert "run files:  runs/torchtwolayer/version_0" in out
-    ckpt = torch.load(last_checkpoint(), weights_only=True)  # plain values only
+    ckpt = torch.load(last_checkpoint(folder / "runs"), weights_only=True)  # plain values only
     assert ckpt["hyper_parameters"]["hidden_size"] == 4 and ckpt["hyper_parameters"]["task"] == "binary"
 
 
-def test_csv_fit_test_predict_round_trip_as_a_subprocess(tmp_path):
+def test_csv_fit_test_predict_round_trip(tmp_path, capsys):
+    """fit and test in this process; predict as ``python -m torchtwolayer``, a separate process."""
     train, new = (
         write_csv(tmp_path / "train.csv"),
         write_csv(tmp_path / "new.csv", n=37, seed=1, target=False),
     )
-    cli = [sys.executable, "-m", "torchtwolayer"]
-
-    def run(*args):
-        proc = subprocess.run([*cli, *args, *QUIET], capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return proc.stdout
-
-    out = run("fit", "--data.dataset", str(train), "--data.target", "label", "--data.test_fraction", "0.2",
-              "--trainer.max_steps", "300", "--model.hidden_size", "8")  # fmt: skip
-    assert "val   loss" in out
+    assert fit("--data.dataset", str(train), "--data.target", "label", "--data.test_fraction", "0.2",
+               "--trainer.max_steps", "300", "--model.hidden_size", "8") == 0  # fmt: skip
+    assert "val   loss" in capsys.readouterr().out
     ckpt = str(last_checkpoint())
-    out = run("test", "--ckpt_path", ckpt, "--data.dataset", str(train), "--data.test_fraction", "0.2")
-    assert "test/acc" in out
-    out = run("predict", "--ckpt_path", ckpt, "--data.dataset", str(new), "--output", "preds.csv")
-    assert "Wrote 37 predictions to preds.csv" in out
+    assert main(["test", *QUIET, "--ckpt_path", ckpt, "--data.dataset", str(train), "--data.test_fraction", "0.2"]) == 0
+    assert "test/acc" in capsys.readouterr().out
+    proc = subprocess.run(
+        [sys.executable, "-m", "torchtwolayer", "predict", *QUIET, "--ckpt_path", ckpt, "--data.dataset", str(new),
+         "--output", "preds.csv"], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Wrote 37 predictions to preds.csv" in proc.stdout
     lines = Path("preds.csv").read_text().splitlines()
     assert lines[0] == "prediction,p_0,p_1"
     assert len(lines) == 1 + 37
@@ -120,35 +119,6 @@ def test_resume_continues_where_it_stopped():
     straight = last_checkpoint()
     for k, v in weights(straight).items():
         torch.testing.assert_close(weights(resumed)[k], v, rtol=0, atol=0)
-
-
-BAD_CSVS = {
-    "missing target": ("a,b\n1,2\n3,4\n", ["--data.target", "label"], "target column 'label' not found"),
-    "text column": ("a,b,label\n1,x,0\n2,3,1\n", [], "not numeric: 'b'"),
-    "empty file": ("", [], "the file is empty"),
-    "header only": ("a,b,label\n", [], "no data rows"),
-    "NaN": ("a,b,label\n1,nan,0\n2,3,1\n", [], "missing and infinite"),
-    "ragged row": ("a,b,label\n1,2,0\n2,3\n", [], "line 3 has 2 fields"),
-    "duplicated column": ("a,a,label\n1,2,0\n", [], "duplicated column names ['a']"),
-    "single class": ("a,b,label\n1,2,1\n2,3,1\n3,3,1\n", ["--data.task", "binary"], "single value"),
-}
-
-
-@pytest.mark.parametrize("name", BAD_CSVS)
-def test_bad_csv_gives_a_clear_error_and_writes_nothing(name, tmp_path, capsys):
-    text, extra, phrase = BAD_CSVS[name]
-    path = tmp_path / "bad.csv"
-    path.write_text(text)
-    before = files_under(tmp_path)
-    assert fit("--data.dataset", str(path), *extra) == 2
-    err = capsys.readouterr().err
-    assert "torchtwolayer: error:" in err and phrase in err and "Traceback" not in err
-    assert files_under(tmp_path) == before
-
-
-def test_missing_file_is_named(capsys):
-    assert fit("--data.dataset", "nowhere.csv") == 2
-    assert "nowhere.csv' does not exist" in capsys.readouterr().err
 
 
 def test_validate_runs_on_a_checkpoint(tmp_path, capsys):

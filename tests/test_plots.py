@@ -1,22 +1,17 @@
 """Pictures: PNGs of the expected size, clear errors, the sweep script and the README's table."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.image
 import pytest
 import torch
-from helpers import fit, last_checkpoint
+from helpers import ROOT, load_script
 
 from torchtwolayer import GradientDescent, TwoLayerNet
 from torchtwolayer.cli import main
 from torchtwolayer.datasets import make_dataset
 from torchtwolayer.plots import plot_decision_boundary, plot_learning_curves
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def png_shape(path: Path) -> tuple[int, int]:
@@ -60,17 +55,17 @@ def test_more_than_two_features_is_a_clear_error(tmp_path):
     assert not (tmp_path / "b.png").exists()
 
 
-def test_fit_writes_curves_and_boundary_and_plot_commands_redraw_them(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    assert fit("--trainer.max_steps", "300") == 0
-    out = capsys.readouterr().out
+def test_fit_writes_curves_and_boundary_and_plot_commands_redraw_them(default_run, tmp_path, monkeypatch):
+    folder, out = default_run
     run = Path("runs/torchtwolayer/version_0")
     assert f"picture:    {run}/learning_curves.png" in out and f"picture:    {run}/decision_boundary.png" in out
-    assert png_shape(run / "learning_curves.png") == (400, 1000)
-    assert png_shape(run / "decision_boundary.png") == (400, 500)
-    assert main(["plot", "curves", str(run), "--output", "curves.png"]) == 0
+    assert png_shape(folder / run / "learning_curves.png") == (400, 1000)
+    assert png_shape(folder / run / "decision_boundary.png") == (400, 500)
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "curves", str(folder / run), "--output", "curves.png"]) == 0
     assert png_shape(Path("curves.png")) == (400, 1000)
-    assert main(["plot", "boundary", "--ckpt_path", str(last_checkpoint()), "--output", "b.png"]) == 0
+    ckpt = folder / run / "checkpoints/last.ckpt"
+    assert main(["plot", "boundary", "--ckpt_path", str(ckpt), "--output", "b.png"]) == 0
     assert png_shape(Path("b.png")) == (400, 500)
 
 
@@ -86,9 +81,7 @@ def test_plot_commands_give_clear_errors(tmp_path, monkeypatch, capsys):
 
 
 def test_sweep_runs_on_a_reduced_setting(tmp_path):
-    import hidden_size_sweep
-
-    rows = hidden_size_sweep.main(
+    rows = load_script("hidden_size_sweep").main(
         [
             "--sizes",
             "1",
@@ -115,18 +108,21 @@ def test_sweep_runs_on_a_reduced_setting(tmp_path):
     assert png_shape(tmp_path / "flower_decision_boundary.png")
 
 
-def test_readme_sweep_table_is_the_scripts_own_output(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts/hidden_size_sweep.py"), "--no-figure", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    fresh = (tmp_path / "hidden_size_sweep.md").read_text().strip().splitlines()
+def test_readme_sweep_table_is_the_scripts_own_output(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the script's default output folder is the working folder's
+    load_script("hidden_size_sweep").main(["--no-figure"])
+    fresh = (tmp_path / "hidden_size_sweep/hidden_size_sweep.md").read_text().strip().splitlines()
     readme = (ROOT / "README.md").read_text()
     shown = re.search(r"<!-- sweep-table:start -->\n(.*?)\n<!-- sweep-table:end -->", readme, re.S).group(1)
     shown = shown.splitlines()
     assert [line.split("|")[1] for line in shown] == [line.split("|")[1] for line in fresh]
+    # The README's table was made on another CPU. The sweep runs in float64, yet 5 000 steps at
+    # lr 1.2 amplify last-ulp differences between CPU kernels (tanh, the summation order of matrix
+    # products). Forcing each x86 kernel family in turn on one machine (AVX-512, AVX2, SSE4.2:
+    # ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, OPENBLAS_CORETYPE, NPY_DISABLE_CPU_FEATURES)
+    # moved at most 4 of the 400 points (1.0 %) and a final cost by 4.2e-4. Twice that is allowed:
+    # 8 points (2.0 %) and 1e-3.
     for a, b in zip(shown[2:], fresh[2:], strict=True):
         acc_a, cost_a = (float(c.strip(" %")) for c in a.split("|")[2:4])
         acc_b, cost_b = (float(c.strip(" %")) for c in b.split("|")[2:4])
-        assert acc_a == pytest.approx(acc_b, abs=0.5) and cost_a == pytest.approx(cost_b, abs=2e-3)
+        assert acc_a == pytest.approx(acc_b, abs=2.0) and cost_a == pytest.approx(cost_b, abs=1e-3)

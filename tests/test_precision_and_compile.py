@@ -52,10 +52,14 @@ def test_lightning_bf16_mixed_trains(tmp_path, monkeypatch, capsys):
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in state.values())
 
 
+# backend="aot_eager": dynamo traces the module and the Function with fullgraph=True (a graph break
+# is an error) and AOTAutograd traces the hand-written backward, which is what this package
+# controls. Inductor's C++ code generation would add about 25 s on a cold 2-core machine and
+# tests the compiler; scripts/gpu_check.py compiles with the default backend on a GPU.
 @pytest.mark.parametrize("output", ALL_HEADS)
 def test_compiled_model_has_no_graph_break_and_eager_gradients(output):
     net, X, Y = net_and_data(output)
-    compiled = torch.compile(net, fullgraph=True)  # fullgraph: any graph break is an error
+    compiled = torch.compile(net, fullgraph=True, backend="aot_eager")
     Z_eager, Z_compiled = net(X), compiled(X)
     torch.testing.assert_close(Z_compiled, Z_eager, rtol=1e-6, atol=1e-6)
     v = torch.randn_like(Z_eager)
@@ -64,7 +68,7 @@ def test_compiled_model_has_no_graph_break_and_eager_gradients(output):
     for a, b in zip(g_compiled, g_eager, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     J_eager = net.cost(X, Y)
-    J_compiled = torch.compile(net.cost, fullgraph=True)(X, Y)
+    J_compiled = torch.compile(net.cost, fullgraph=True, backend="aot_eager")(X, Y)
     torch.testing.assert_close(J_compiled, J_eager, rtol=1e-6, atol=1e-6)
     for a, b in zip(
         torch.autograd.grad(J_compiled, list(net.parameters())),
@@ -90,14 +94,3 @@ def test_cuda_gradients_match_autograd_in_float64(output):
 def test_cuda_fit(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert fit("--trainer.accelerator", "gpu", "--trainer.devices", "1", "--trainer.max_steps", "200") == 0
-
-
-def test_gpu_check_script_runs_or_skips_cleanly():
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.py"
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "nothing to check" in proc.stdout or "gradient checks: passed" in proc.stdout

@@ -1,0 +1,19 @@
+"""A callback that SIGKILLs its own process when training reaches a given step.
+
+The interruption tests add it to a child ``torchtwolayer fit`` (``PYTHONPATH`` holds this folder):
+a real ``kill -9`` at a known point of the run, not the outcome of a timed race.
+"""
+
+import os
+import signal
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+
+class KillAtStep(Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: object) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
