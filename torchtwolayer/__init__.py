@@ -2,7 +2,7 @@
 
 from .activations import ACTIVATIONS
 from .function import TwoLayer, TwoLayerCost, two_layer, two_layer_cost, two_layer_cost_and_logits
-from .fused import GradientDescent, gradient_descent_step
+from .gradient_descent import GradientDescent, gradient_descent_step
 from .heads import HEADS
 from .init import INITS
 from .module import TwoLayerNet

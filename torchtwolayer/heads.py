@@ -29,12 +29,14 @@ from torch import Tensor
 class Head:
     """``link(Z2)`` is A2 (``link_out(Z2, out)`` writes it into ``out``);
     ``cost(Z2, Y)`` is J = (1/m) Σ L over the m examples, Y dense (m, n2);
+    ``losses(Z2, Y)`` is each example's L, shape (m,), for weighted costs;
     ``target_grad(Z2, Y)`` is ∂ Σ L / ∂Y (used only when Y requires grad)."""
 
     name: str
     link: Callable[[Tensor], Tensor]
     link_out: Callable[[Tensor, Tensor], Tensor]
     cost: Callable[[Tensor, Tensor], Tensor]
+    losses: Callable[[Tensor, Tensor], Tensor]
     target_grad: Callable[[Tensor, Tensor], Tensor]
 
 
@@ -61,6 +63,19 @@ def _half_squared_error_cost(Z2: Tensor, Y: Tensor) -> Tensor:
     return F.mse_loss(Z2, Y) * (0.5 * Z2.shape[1])
 
 
+# Each example's L, summed over its n2 outputs, in the same stable forms.
+def _bce_losses(Z2: Tensor, Y: Tensor) -> Tensor:
+    return F.binary_cross_entropy_with_logits(Z2, Y, reduction="none").sum(1)
+
+
+def _cross_entropy_losses(Z2: Tensor, Y: Tensor) -> Tensor:
+    return -(Y * torch.log_softmax(Z2, dim=1)).sum(1)
+
+
+def _half_squared_error_losses(Z2: Tensor, Y: Tensor) -> Tensor:
+    return 0.5 * (Z2 - Y).square().sum(1)
+
+
 HEADS: dict[str, Head] = {
     h.name: h
     for h in (
@@ -69,6 +84,7 @@ HEADS: dict[str, Head] = {
             torch.sigmoid,
             lambda Z2, out: torch.sigmoid(Z2, out=out),
             _bce_cost,
+            _bce_losses,
             lambda Z2, Y: -Z2,
         ),
         Head(
@@ -76,6 +92,7 @@ HEADS: dict[str, Head] = {
             _softmax,
             lambda Z2, out: out.copy_(torch.softmax(Z2, dim=1)),  # aten's _softmax.out needs a contiguous out
             _cross_entropy_cost,
+            _cross_entropy_losses,
             lambda Z2, Y: -torch.log_softmax(Z2, dim=1),
         ),
         Head(
@@ -83,6 +100,7 @@ HEADS: dict[str, Head] = {
             _identity,
             lambda Z2, out: out.copy_(Z2),
             _half_squared_error_cost,
+            _half_squared_error_losses,
             lambda Z2, Y: Y - Z2,
         ),
     )

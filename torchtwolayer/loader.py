@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import torch
 from torch import Tensor
+
+from .batches import epoch_order
 
 
 class InMemoryBatches:
@@ -64,10 +65,7 @@ class InMemoryBatches:
 
     def order(self, epoch: int) -> Tensor:
         """The permutation of rows used in ``epoch``."""
-        m = len(self.X)
-        if not self.shuffle:
-            return torch.arange(m)
-        return torch.randperm(m, generator=torch.Generator().manual_seed(self.seed + epoch))
+        return epoch_order(len(self.X), epoch, self.seed, self.shuffle)
 
     def batches(self, order: Tensor, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         """The batches of ``order`` from batch number ``start`` on."""

@@ -1,0 +1,217 @@
+"""The fused gradient descent, full batch and mini-batch, against autograd + torch.optim.SGD."""
+
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import ALL_ACTIVATIONS, ALL_HEADS, make_problem
+
+from torchtwolayer import GradientDescent, TwoLayerNet, gradient_descent_step, reference_cost, reference_logits
+from torchtwolayer.fused import forward_backward, prepare_target
+from torchtwolayer.loader import InMemoryBatches
+
+
+def twin_nets(n0, n1, n2, activation, output, dtype=torch.float64):
+    make = lambda: TwoLayerNet(n0, n1, n2, activation, output, init="pytorch", seed=3, dtype=dtype)  # noqa: E731
+    return make(), make()
+
+
+@pytest.mark.parametrize("output", ALL_HEADS)
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
+def test_fused_steps_equal_autograd_and_sgd(activation, output):
+    n2 = 1 if output == "sigmoid" else 3
+    X, Y, _ = make_problem(29, 4, 6, n2, output, x_grad=False)
+    fused, ref = twin_nets(4, 6, n2, activation, output)
+    gd = GradientDescent(fused, X, Y, lr=0.9)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.9)
+    for _ in range(10):
+        J = gd.step(cost=True)
+        opt.zero_grad()
+        J_ref = reference_cost(X, Y, *ref.parameters(), activation, output)
+        J_ref.backward()
+        opt.step()
+        assert J.item() == pytest.approx(J_ref.item(), abs=1e-12)
+    for p, q in zip(fused.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-12)
+
+
+def test_run_reports_costs_at_the_cadence_and_learns_the_flower():
+    from torchtwolayer.datasets import planar
+
+    X, y = planar(generator=torch.Generator().manual_seed(1))
+    net = TwoLayerNet(2, 4, init="course", seed=2)
+    costs = GradientDescent(net, (X - X.mean(0)) / X.std(0), y, lr=1.2).run(3000, cost_every=1000)
+    assert len(costs) == 3 and costs[0] == pytest.approx(0.6931, abs=1e-3) and costs[-1] < 0.35
+
+
+def test_run_restores_the_thread_count():
+    before = torch.get_num_threads()
+    GradientDescent(TwoLayerNet(2, 3), torch.randn(5, 2), torch.ones(5), lr=0.1).run(3)
+    assert torch.get_num_threads() == before
+
+
+def test_gradient_descent_step_equals_one_sgd_step():
+    X, Y, _ = make_problem(10, 3, 5, 1, "sigmoid", x_grad=False)
+    fused, ref = twin_nets(3, 5, 1, "tanh", "sigmoid")
+    J = gradient_descent_step(fused, X, Y, lr=0.3)
+    J_ref = ref.cost(X, Y)
+    J_ref.backward()
+    torch.optim.SGD(ref.parameters(), lr=0.3).step()
+    assert J.item() == pytest.approx(J_ref.item(), abs=1e-14) and J.requires_grad is False
+    for p, q in zip(fused.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("output", ALL_HEADS)
+def test_forward_backward_gives_the_gradients_and_logits(output):
+    n2 = 2 if output != "identity" else 1
+    X, Y, _ = make_problem(17, 3, 4, n2, output, x_grad=False)
+    net, _ = twin_nets(3, 4, n2, "relu", output)
+    J, Z2, grads = forward_backward(net, X, prepare_target(net, X, Y))
+    J_ref = net.cost(X, Y)
+    J_ref.backward()
+    assert J.item() == pytest.approx(J_ref.item(), abs=1e-12)
+    torch.testing.assert_close(Z2, net(X).detach(), rtol=0, atol=1e-12)
+    for g, p in zip(grads[1:], net.parameters(), strict=True):
+        torch.testing.assert_close(g, p.grad, rtol=0, atol=1e-12)
+
+
+BAD_ARGUMENTS = [
+    ({"X": torch.randn(4, 3)}, ValueError, "expects n0 = 2"),
+    ({"lr": 0}, ValueError, "lr must be positive"),
+    ({"lr": float("inf")}, TypeError, "lr must be a finite number"),
+    ({"lr": "0.1"}, TypeError, "lr must be a finite number"),
+    ({"net": torch.nn.Linear(2, 1)}, TypeError, "trains a TwoLayerNet, got Linear"),
+    ({"batch_size": 0}, ValueError, "batch_size must be a positive integer"),
+    ({"batch_size": 2.5}, ValueError, "batch_size must be a positive integer"),
+    ({"momentum": 1.0}, ValueError, "momentum must be in [0, 1)"),
+    ({"nesterov": True}, ValueError, "nesterov=True needs a momentum"),
+    ({"weight_decay": -1.0}, ValueError, "weight_decay must be >= 0"),
+    ({"sample_weight": torch.ones(3)}, ValueError, "sample_weight must have shape (m,) = (4,)"),
+    ({"sample_weight": torch.tensor([1.0, -1.0, 1.0, 1.0])}, ValueError, "finite and >= 0"),
+    ({"Y": torch.full((4,), 3.0)}, ValueError, "[0, 1]"),
+]
+
+
+@pytest.mark.parametrize("change,error,phrase", BAD_ARGUMENTS, ids=[str(next(iter(c))) for c, _, _ in BAD_ARGUMENTS])
+def test_bad_arguments_are_clear_errors_at_construction(change, error, phrase):
+    args = {"net": TwoLayerNet(2, 3), "X": torch.randn(4, 2), "Y": torch.ones(4), "lr": 0.1, **change}
+    with pytest.raises(error, match=re.escape(phrase)):
+        GradientDescent(**args)
+
+
+def twin_batch_runs(activation, output, batch_size, m=29, epochs=2, dtype=torch.float64, **options):
+    """GradientDescent and autograd + torch.optim.SGD from the same start on the same batches."""
+    n2 = 1 if output == "sigmoid" else 3
+    X, Y, _ = make_problem(m, 4, 6, n2, output, x_grad=False, dtype=dtype)
+    w = options.pop("sample_weight", None)
+    fused, ref = twin_nets(4, 6, n2, activation, output, dtype)
+    gd = GradientDescent(fused, X, Y, lr=0.3, batch_size=batch_size, seed=5, sample_weight=w, **options)
+    decay = options.get("weight_decay", 0.0)
+    groups = [{"params": [ref.W1, ref.W2], "weight_decay": decay}, {"params": [ref.b1, ref.b2], "weight_decay": 0.0}]
+    opt = torch.optim.SGD(
+        groups, lr=0.3, momentum=options.get("momentum", 0.0), nesterov=options.get("nesterov", False)
+    )
+    curve, ref_curve = gd.run_epochs(epochs), []
+    for epoch in range(epochs):
+        order, total = gd.epoch_order(epoch), 0.0
+        for i in range(0, m, batch_size):
+            idx = order[i : i + batch_size]
+            opt.zero_grad()
+            J = weighted_cost(X[idx], Y[idx], w[idx], ref, output) if w is not None else ref.cost(X[idx], Y[idx])
+            J.backward()
+            opt.step()
+            total += J.item() * (w[idx].sum().item() if w is not None else len(idx))
+        ref_curve.append(total / (w.sum().item() if w is not None else m))
+    return fused, ref, curve, ref_curve
+
+
+def weighted_cost(X, Y, w, net, output):
+    """Σ w L / Σ w, each example's L written with nn.functional (the independent reference)."""
+    Z2 = reference_logits(X, *net.parameters(), net.activation)
+    if output == "sigmoid":
+        L = F.binary_cross_entropy_with_logits(Z2, Y.reshape(Z2.shape), reduction="none").sum(1)
+    elif output == "softmax":
+        L = F.cross_entropy(Z2, Y, reduction="none")
+    else:
+        L = 0.5 * (Z2 - Y).square().sum(1)
+    return (w * L).sum() / w.sum()
+
+
+def assert_same_parameters(a, b, atol=1e-12):
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("output", ALL_HEADS)
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
+def test_mini_batches_equal_autograd_and_sgd_on_the_same_batch_order(activation, output):
+    fused, ref, curve, ref_curve = twin_batch_runs(activation, output, batch_size=8)  # 3 batches of 8, then 5
+    assert_same_parameters(fused, ref)
+    assert curve == pytest.approx(ref_curve, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"momentum": 0.9},
+        {"momentum": 0.5, "nesterov": True},
+        {"weight_decay": 0.1},
+        {"momentum": 0.9, "weight_decay": 0.01},
+    ],
+    ids=["momentum", "nesterov", "weight_decay", "momentum+weight_decay"],
+)
+@pytest.mark.parametrize("batch_size", [8, None], ids=["batch-8", "full-batch"])
+def test_momentum_and_weight_decay_equal_torch_sgd(options, batch_size):
+    fused, ref, curve, ref_curve = twin_batch_runs("tanh", "softmax", batch_size or 29, epochs=3, **options)
+    assert_same_parameters(fused, ref)
+    assert curve == pytest.approx(ref_curve, abs=1e-12)
+
+
+@pytest.mark.parametrize("output", ALL_HEADS)
+@pytest.mark.parametrize("batch_size", [8, 29], ids=["batch-8", "full-batch"])
+def test_sample_weights_weight_the_cost_of_each_batch(output, batch_size):
+    w = torch.rand(29, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 3
+    fused, ref, curve, ref_curve = twin_batch_runs("relu", output, batch_size, sample_weight=w)
+    assert_same_parameters(fused, ref)
+    assert curve == pytest.approx(ref_curve, abs=1e-12)
+
+
+def test_a_seed_reproduces_the_run_bit_for_bit_and_another_seed_differs():
+    X, Y, _ = make_problem(50, 3, 5, 1, "sigmoid", x_grad=False, dtype=torch.float32)
+
+    def train(seed):
+        net = TwoLayerNet(3, 5, seed=0)
+        GradientDescent(net, X, Y, lr=0.5, batch_size=16, seed=seed).run_epochs(3)
+        return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+    assert torch.equal(train(1), train(1))
+    assert not torch.equal(train(1), train(2))
+
+
+def test_the_batch_order_is_the_data_modules():
+    X, Y = torch.randn(20, 2), torch.ones(20)
+    gd = GradientDescent(TwoLayerNet(2, 3), X, Y, lr=0.1, batch_size=5, seed=4)
+    batches = InMemoryBatches(X, Y, batch_size=5, seed=4, epoch=lambda: 2)
+    assert torch.equal(gd.epoch_order(2), batches.order(2))
+
+
+def test_steps_continue_across_epochs_and_run_epochs_needs_an_epoch_start():
+    X, Y = torch.randn(10, 2), torch.ones(10)
+    gd = GradientDescent(TwoLayerNet(2, 3), X, Y, lr=0.1, batch_size=4)
+    assert gd.steps_per_epoch == 3
+    gd.run(4)
+    assert (gd.epoch, gd._batch) == (1, 1)
+    with pytest.raises(ValueError, match="starts at an epoch's first batch"):
+        gd.run_epochs(1)
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_changing_the_data_in_place_afterwards_is_a_clear_error(batch_size):
+    X, Y = torch.randn(10, 2), torch.ones(10)
+    gd = GradientDescent(TwoLayerNet(2, 3), X, Y, lr=0.1, batch_size=batch_size)
+    gd.run(3)
+    X[0, 0] = 5.0
+    with pytest.raises(ValueError, match="changed in place"):
+        gd.run(3)
