@@ -1,7 +1,8 @@
 """Data-parallel training with Lightning's DDP on 2 CPU processes (gloo) matches one process.
 
-Each setting is as small as still proves it: 80 rows (64 for training, an even share per
-process), 20 steps. The one-process reference runs in
+Each setting is as small as still proves it: 64 rows, 51 of them for training, which split
+unevenly between 2 processes (26 + 25 in full batch; the last batch of 16 holds 3 rows, 2 + 1),
+and 20 steps. The one-process reference runs in
 this process; the two-process run is a child ``torchtwolayer`` (DDP starts its second rank by
 running the same command again).
 """
@@ -38,8 +39,8 @@ def run_cli(args: list[str], cwd: Path, timeout: int = 240) -> str:
     return out
 
 
-FULL_BATCH = ["--data.n_samples", "80", "--data.full_batch_steps", "10", "--trainer.max_steps", "20"]
-BATCH_16 = ["--data.dataset", "moons", "--data.n_samples", "80", "--data.batch_size", "16", "--trainer.max_steps", "20"]
+FULL_BATCH = ["--data.n_samples", "64", "--data.full_batch_steps", "10", "--trainer.max_steps", "20"]
+BATCH_16 = ["--data.dataset", "moons", "--data.n_samples", "64", "--data.batch_size", "16", "--trainer.max_steps", "20"]
 
 
 # Both strategies share the sharding of the data; each child costs ~10 s of start-up, so the

@@ -7,8 +7,17 @@ import torch
 import torch.nn.functional as F
 from conftest import ALL_ACTIVATIONS, ALL_HEADS, make_problem
 
-from torchtwolayer import GradientDescent, TwoLayerNet, gradient_descent_step, reference_cost, reference_logits
-from torchtwolayer.fused import forward_backward, prepare_target
+from torchtwolayer import (
+    GradientDescent,
+    TwoLayerNet,
+    equations,
+    gradient_descent_step,
+    reference_cost,
+    reference_logits,
+)
+from torchtwolayer.activations import get_activation
+from torchtwolayer.gradient_descent import prepare_target
+from torchtwolayer.heads import get_head
 from torchtwolayer.loader import InMemoryBatches
 
 
@@ -64,17 +73,24 @@ def test_gradient_descent_step_equals_one_sgd_step():
 
 
 @pytest.mark.parametrize("output", ALL_HEADS)
-def test_forward_backward_gives_the_gradients_and_logits(output):
+@pytest.mark.parametrize("batch_size", [None, 8], ids=["full-batch", "batch-8"])
+def test_the_tape_computes_the_gradients_of_the_equations_module(output, batch_size):
+    """The tape keeps its own layout (examples as columns) but its gradients are the note's,
+    as :mod:`torchtwolayer.equations` computes them for the same batch."""
     n2 = 2 if output != "identity" else 1
     X, Y, _ = make_problem(17, 3, 4, n2, output, x_grad=False)
     net, _ = twin_nets(3, 4, n2, "relu", output)
-    J, Z2, grads = forward_backward(net, X, prepare_target(net, X, Y))
-    J_ref = net.cost(X, Y)
-    J_ref.backward()
-    assert J.item() == pytest.approx(J_ref.item(), abs=1e-12)
-    torch.testing.assert_close(Z2, net(X).detach(), rtol=0, atol=1e-12)
-    for g, p in zip(grads[1:], net.parameters(), strict=True):
-        torch.testing.assert_close(g, p.grad, rtol=0, atol=1e-12)
+    W1, b1, W2, b2 = (p.detach().clone() for p in net.parameters())
+    gd = GradientDescent(net, X, Y, lr=0.1, batch_size=batch_size, seed=2)
+    gd.step()
+    idx = gd.epoch_order(0)[: batch_size or 17]
+    Xb, Yb = X[idx], prepare_target(net, X, Y)[idx]
+    g = get_activation("relu")
+    A1 = equations.hidden(Xb, W1, b1, g)
+    dZ2 = (get_head(output).link(equations.output(A1, W2, b2)) - Yb) / len(idx)  # the note's dZ2, with its 1/m
+    expected = equations.backward(dZ2, Xb, A1, W1, W2, g)
+    for got, want in zip(gd.grads, expected[1:], strict=True):
+        torch.testing.assert_close(got / len(idx), want, rtol=0, atol=1e-12)
 
 
 BAD_ARGUMENTS = [

@@ -18,7 +18,6 @@ from torchmetrics.classification import (
 from torchmetrics.regression import MeanSquaredError, R2Score
 
 from .data import TwoLayerDataModule
-from .fused import forward_backward, prepare_target
 from .module import TwoLayerNet
 
 TaskName = Literal["binary", "multiclass", "regression"]
@@ -68,10 +67,6 @@ class TwoLayerModule(LightningModule):
         nesterov: Nesterov momentum.
         weight_decay: L2 penalty.
         seed: seed of the initialisation.
-        fused: compute the gradients with the hand-written equations and no autograd graph
-            whenever that is exact for the run (one process, 32/64-bit precision, no gradient
-            clipping or accumulation); otherwise, and with ``False``, go through autograd and
-            the same hand-written backward. Both give the same numbers.
     """
 
     def __init__(
@@ -87,14 +82,13 @@ class TwoLayerModule(LightningModule):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         seed: int = 0,
-        fused: bool = True,
     ) -> None:
         super().__init__()
         _check_hyperparameters(n_features, n_outputs, hidden_size, lr, momentum, nesterov, weight_decay, task)
         self.save_hyperparameters()
         self.net: TwoLayerNet | None = None
         self._loss_sum, self._loss_count = torch.zeros(()), 0  # the epoch's training loss, summed
-        self._train_metrics_from_data, self._check_batches = False, True
+        self._train_metrics_from_data = False
         if n_outputs is not None and task is not None:
             self._build(task, n_outputs)
 
@@ -113,22 +107,8 @@ class TwoLayerModule(LightningModule):
     def setup(self, stage: str) -> None:
         if self.net is None:
             self.configure_from(getattr(self.trainer, "datamodule", None))
-        if stage == "fit":
-            self.automatic_optimization = not self._fused_is_exact()
-            from_us = isinstance(getattr(self.trainer, "datamodule", None), TwoLayerDataModule)
-            self._train_metrics_from_data = from_us  # our data module can give the whole split
-            self._check_batches = not from_us  # our batches were checked when loaded
-
-    def _fused_is_exact(self) -> bool:
-        """The no-autograd step skips autograd hooks, autocast and Lightning's clipping/accumulation."""
-        t = self.trainer
-        return (
-            self.hparams.fused
-            and t.world_size == 1
-            and not t.gradient_clip_val
-            and t.accumulate_grad_batches == 1
-            and str(t.precision) in ("32-true", "64-true", "32", "64")
-        )
+        if stage == "fit":  # our data module can give the whole training split for the metrics
+            self._train_metrics_from_data = isinstance(getattr(self.trainer, "datamodule", None), TwoLayerDataModule)
 
     def configure_from(self, dm: Any) -> None:
         """Take the task and number of outputs from the data module ``dm`` where not given."""
@@ -146,15 +126,18 @@ class TwoLayerModule(LightningModule):
         return self.net.predict_proba(X)
 
     # -------------------------------------------------------------- training
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        X, Y = batch
-        if self.automatic_optimization:
-            J, Z2 = self.net.cost_and_logits(X, Y)  # Z2 comes detached, for the metrics
-            self._stop_if_diverged(J)  # before Lightning's backward and step
-        else:
-            J, Z2 = self._fused_step(X, Y)
-        self._track_train(J, Z2, Y)
-        return J
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        """J through the fused Function: Lightning's backward runs the note's backward
+        (``TwoLayerCost.backward``), and its optimizer W ← W − α dW.
+
+        Under data parallelism a batch carries this process's ``share`` of the global batch
+        (see :class:`~torchtwolayer.loader.InMemoryBatches`); scaling J by it makes the
+        processes' averaged gradients those of the global batch."""
+        X, Y, *share = batch
+        J = self.net.cost(X, Y)
+        self._stop_if_diverged(J)  # before Lightning's backward and step
+        self._track_train(J, X, Y)
+        return J * share[0] if share else J
 
     def _stop_if_diverged(self, J: Tensor) -> None:
         if torch.isfinite(J):
@@ -168,23 +151,15 @@ class TwoLayerModule(LightningModule):
             f"lr={lr:g} is too large for this problem; try a smaller one, e.g. --model.lr {lr / 10:g}. {kept}"
         )
 
-    def _fused_step(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
-        """The hand-written gradients without a graph, then the optimizer's W ← W − α dW."""
-        J, Z2, grads = forward_backward(self.net, X, prepare_target(self.net, X, Y, self._check_batches))
-        self._stop_if_diverged(J)
-        net = self.net
-        net.W1.grad, net.b1.grad, net.W2.grad, net.b2.grad = grads.dW1, grads.db1, grads.dW2, grads.db2
-        self.optimizers().step()
-        return J, Z2
-
-    def _track_train(self, J: Tensor, Z2: Tensor, Y: Tensor) -> None:
+    def _track_train(self, J: Tensor, X: Tensor, Y: Tensor) -> None:
         """Cheap per-step bookkeeping: the loss is summed on the device and logged at the
         logger's cadence; metrics come from the whole training split at the epoch's end
         (or, for data from elsewhere, are updated on every batch)."""
         self._loss_sum = J.detach() if self._loss_count == 0 else self._loss_sum + J.detach()
         self._loss_count += 1
         if not self._train_metrics_from_data:
-            self.train_metrics.update(*self._metric_inputs(Z2, Y))
+            with torch.no_grad():
+                self.train_metrics.update(*self._metric_inputs(self.net(X), Y))
         loop = self.trainer.fit_loop.epoch_loop
         if (getattr(loop, "_batches_that_stepped", 0) + 1) % self.trainer.log_every_n_steps == 0:
             self.log("train/loss_step", J, prog_bar=True)

@@ -15,8 +15,13 @@ class InMemoryBatches:
     Each epoch draws one permutation of the m rows from ``seed + epoch`` (the same on
     every process), cuts it into global batches of ``batch_size`` rows, and gives
     process ``rank`` the rows ``rank::world_size`` of each global batch. So
-    ``world_size`` processes with per-process batch B/world_size see exactly the
-    rows one process would see with batch B, and their averaged gradients agree.
+    ``world_size`` processes see exactly the rows one process would see with batch B.
+
+    With several processes a batch is ``(X, Y, share)``: ``share`` = world_size · m_rank / M,
+    this process's rows m_rank over the global batch's M, by which the process scales its
+    mean cost. Data-parallel training averages the processes' gradients, so the scaled means
+    add up to the global batch's mean even when M does not split evenly. A process left
+    without rows (M < world_size) gets one row with share 0.
 
     ``batch_size=0`` is the note's full-batch gradient descent: the (sharded) data
     set itself is yielded ``full_batch_steps`` times per epoch, without copying, so
@@ -49,17 +54,19 @@ class InMemoryBatches:
         self.batch_size, self.shuffle, self.seed, self.epoch = batch_size, shuffle, seed, epoch
         self.rank, self.world_size, self.full_batch_steps = rank, world_size, full_batch_steps
         if batch_size == 0 and world_size > 1:
-            self.X, self.Y = X[rank::world_size], Y[rank::world_size]  # this process's share, once
+            self.full_batch_share = world_size * len(X[rank::world_size]) / len(X)
+            self.X, self.Y = X[rank::world_size], Y[rank::world_size]  # this process's rows, once
 
     def __len__(self) -> int:
         if self.batch_size == 0:
             return self.full_batch_steps
         return -(-len(self.X) // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         if self.batch_size == 0:
+            batch = (self.X, self.Y) if self.world_size == 1 else (self.X, self.Y, self.full_batch_share)
             for _ in range(self.full_batch_steps):
-                yield self.X, self.Y
+                yield batch
             return
         yield from self.batches(self.order(self.epoch()))
 
@@ -67,11 +74,16 @@ class InMemoryBatches:
         """The permutation of rows used in ``epoch``."""
         return epoch_order(len(self.X), epoch, self.seed, self.shuffle)
 
-    def batches(self, order: Tensor, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        """The batches of ``order`` from batch number ``start`` on."""
-        sharded = self.world_size > 1
-        for i in range(start * self.batch_size, len(order), self.batch_size):
+    def batches(self, order: Tensor) -> Iterator[tuple[Tensor, ...]]:
+        """The batches of ``order``: one ``index_select`` each."""
+        for i in range(0, len(order), self.batch_size):
             idx = order[i : i + self.batch_size]
-            if sharded:
-                idx = idx[self.rank :: self.world_size]
-            yield self.X.index_select(0, idx), self.Y.index_select(0, idx) if len(self.Y) else self.Y
+            if self.world_size == 1:
+                yield self._rows(idx)
+                continue
+            mine = idx[self.rank :: self.world_size]
+            share = self.world_size * len(mine) / len(idx)
+            yield *self._rows(mine if len(mine) else idx[:1]), share
+
+    def _rows(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        return self.X.index_select(0, idx), self.Y.index_select(0, idx) if len(self.Y) else self.Y
