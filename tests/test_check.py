@@ -47,3 +47,18 @@ def test_check_rejects_bad_sizes(capsys):
         main(["--m", "0"])
     assert info.value.code == 2
     assert "--m must be a positive integer" in capsys.readouterr().err
+
+
+def test_check_prints_each_variant_as_it_finishes(monkeypatch, capsys):
+    import torchtwolayer.check as check
+
+    printed_before_next = []
+    real = check.check_variant
+
+    def spy(*args, **kwargs):  # before each variant runs, the rows printed so far
+        printed_before_next.append(capsys.readouterr().out.count("| two_layer"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(check, "check_variant", spy)
+    assert check.main(["--m", "2", "--n0", "1", "--n1", "2", "--n2", "1", "--activations", "tanh", "relu"]) == 0
+    assert printed_before_next == [0, 1, 1, 1, 1, 1, 1, 1]  # each row appears before the next variant starts

@@ -9,7 +9,7 @@ reference and with central finite differences.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +19,7 @@ from .activations import ACTIVATIONS
 from .function import two_layer, two_layer_cost
 from .heads import HEADS
 from .reference import reference_cost, reference_logits
+from .threads import step_work, threads_for
 
 ScalarFn = Callable[..., Tensor]
 
@@ -102,46 +103,56 @@ def run_checks(
     device: str = "cpu",
 ) -> list[CheckResult]:
     """One :class:`CheckResult` per (function, activation, head). Softmax uses max(n2, 2) outputs."""
+    return list(iter_checks(m, n0, n1, n2, activations, outputs, seed, device))
+
+
+def iter_checks(
+    m: int, n0: int, n1: int, n2: int, activations: Sequence[str], outputs: Sequence[str], seed: int, device: str
+) -> Iterator[CheckResult]:
+    """:func:`run_checks`, one result at a time, as each variant finishes."""
     gen = torch.Generator().manual_seed(seed)
-    results = []
-    for act in activations:
-        for out in outputs:
-            k = max(n2, 2) if out == "softmax" else n2
-            X, Y, params = random_problem(m, n0, n1, k, out, gen, device)
-            shape = f"m={m} {n0}->{n1}->{k}"
+    with threads_for(step_work(m, n0, n1, max(n2, 2)), device):
+        for act in activations:
+            for out in outputs:
+                k = max(n2, 2) if out == "softmax" else n2
+                X, Y, params = random_problem(m, n0, n1, k, out, gen, device)
+                shape = f"m={m} {n0}->{n1}->{k}"
 
-            def hand(X, W1, b1, W2, b2, act=act, out=out, Y=Y):
-                return two_layer_cost(X, Y, W1, b1, W2, b2, act, out)
+                def hand(X, W1, b1, W2, b2, act=act, out=out, Y=Y):
+                    return two_layer_cost(X, Y, W1, b1, W2, b2, act, out)
 
-            def ref(X, W1, b1, W2, b2, act=act, out=out, Y=Y):
-                return reference_cost(X, Y, W1, b1, W2, b2, act, out)
+                def ref(X, W1, b1, W2, b2, act=act, out=out, Y=Y):
+                    return reference_cost(X, Y, W1, b1, W2, b2, act, out)
 
-            results.append(check_variant(f"two_layer_cost[{act},{out}]", shape, hand, ref, [X, *params]))
-        X, _, params = random_problem(m, n0, n1, n2, "identity", gen, device)
-        v = torch.randn(m, n2, generator=gen, dtype=torch.float64).to(device)  # reduce Z2 to a scalar: Σ v ⊙ Z2
+                yield check_variant(f"two_layer_cost[{act},{out}]", shape, hand, ref, [X, *params])
+            X, _, params = random_problem(m, n0, n1, n2, "identity", gen, device)
+            v = torch.randn(m, n2, generator=gen, dtype=torch.float64).to(device)  # reduce Z2 to a scalar: Σ v ⊙ Z2
 
-        def hand_z(X, W1, b1, W2, b2, act=act, v=v):
-            return (v * two_layer(X, W1, b1, W2, b2, act)).sum()
+            def hand_z(X, W1, b1, W2, b2, act=act, v=v):
+                return (v * two_layer(X, W1, b1, W2, b2, act)).sum()
 
-        def ref_z(X, W1, b1, W2, b2, act=act, v=v):
-            return (v * reference_logits(X, W1, b1, W2, b2, act)).sum()
+            def ref_z(X, W1, b1, W2, b2, act=act, v=v):
+                return (v * reference_logits(X, W1, b1, W2, b2, act)).sum()
 
-        results.append(check_variant(f"two_layer[{act}]", f"m={m} {n0}->{n1}->{n2}", hand_z, ref_z, [X, *params]))
-    return results
+            yield check_variant(f"two_layer[{act}]", f"m={m} {n0}->{n1}->{n2}", hand_z, ref_z, [X, *params])
+
+
+TABLE_HEADER = (
+    "| variant | shape | passed | gradcheck | gradgradcheck | max |hand − autograd| | max |hand − finite diff| |\n"
+    "|---|---|---|---|---|---|---|"
+)
+
+
+def format_row(r: CheckResult) -> str:
+    return (
+        f"| {r.variant} | {r.shape} | {'yes' if r.passed else 'NO'} | {r.gradcheck} | {r.gradgradcheck} "
+        f"| {r.max_err_autograd:.2e} | {r.max_err_finite_diff:.2e} |"
+    )
 
 
 def format_table(results: Sequence[CheckResult]) -> str:
     """A markdown table: variant, shape, passed, gradcheck, gradgradcheck and the two max errors."""
-    lines = [
-        "| variant | shape | passed | gradcheck | gradgradcheck | max |hand − autograd| | max |hand − finite diff| |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.variant} | {r.shape} | {'yes' if r.passed else 'NO'} | {r.gradcheck} | {r.gradgradcheck} "
-            f"| {r.max_err_autograd:.2e} | {r.max_err_finite_diff:.2e} |"
-        )
-    return "\n".join(lines)
+    return "\n".join([TABLE_HEADER, *map(format_row, results)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,8 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("m", "n0", "n1", "n2"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
-    results = run_checks(args.m, args.n0, args.n1, args.n2, args.activations, args.outputs, args.seed, args.device)
-    print(format_table(results))
+    print(TABLE_HEADER, flush=True)
+    results = []
+    for r in iter_checks(args.m, args.n0, args.n1, args.n2, args.activations, args.outputs, args.seed, args.device):
+        print(format_row(r), flush=True)  # one line per variant as it finishes: large sizes take a while
+        results.append(r)
     failed = [r.variant for r in results if not r.passed]
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
