@@ -27,7 +27,8 @@ DESCRIPTION = """Train, evaluate and use the one-hidden-layer network with the h
 
 Also: `torchtwolayer check [--m M --n0 N0 --n1 N1 --n2 N2]` verifies the backward
 against autograd and finite differences; `torchtwolayer plot boundary|curves ...` draws
-a checkpoint's decision boundary or a run's learning curves."""
+a checkpoint's decision boundary or a run's learning curves; `torchtwolayer export
+--ckpt_path CKPT --output model.onnx` writes a run as one ONNX graph (raw features in)."""
 
 
 class TwoLayerTrainer(Trainer):
@@ -258,6 +259,10 @@ def main(args: Sequence[str] | None = None) -> int:
         from .plot_command import main as plot_main
 
         return plot_main(argv[1:])
+    if argv[:1] == ["export"]:
+        from .export import main as export_main
+
+        return export_main(argv[1:])
     try:
         lightning_main(None if args is None else argv)  # None: LightningCLI reads sys.argv itself
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
