@@ -13,8 +13,10 @@ Sections (all float32 on the CPU unless said):
             saved for backward (saved_tensors_hooks)
   course    the course workload: flower, 4 tanh units, lr 1.2, 10 000 full-batch steps, cost
             every 1 000 steps: numpy (float64, the note's equations) vs GradientDescent vs Lightning
-  tabular   200 000 x 32 binary data, 64 tanh units, plain SGD, 2 epochs, batch 256 and 1024:
-            samples/s of the second epoch, Lightning fit vs a bare PyTorch loop vs scikit-learn
+  tabular   200 000 x 32 binary data, 64 tanh units, plain SGD (lr 0.1, momentum 0), 2 epochs, batch
+            64, 256 and 1024, float32 and float64: samples/s of the second epoch and test accuracy of
+            GradientDescent mini-batch, scikit-learn MLPClassifier (solver sgd), a bare PyTorch loop
+            over the package's module, Lightning fit, and autograd + nn.Sequential
 
 Variants run interleaved in one process, several repetitions, medians.
 """
@@ -22,7 +24,6 @@ Variants run interleaved in one process, several repetitions, medians.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -287,23 +288,77 @@ def tabular_data(n: int, d: int = 32, seed: int = 0) -> tuple[torch.Tensor, torc
     return X, (score > score.median()).float()
 
 
-def bare_loop_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple[list, float]:
-    net = TwoLayerNet(X.shape[1], 64, init="xavier", seed=0)
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
+def _epoch_orders(n: int, epochs: int) -> list[torch.Tensor]:
+    """The batch order of each epoch, the same for every variant written in PyTorch."""
+    from torchtwolayer.batches import epoch_order
+
+    return [epoch_order(n, epoch) for epoch in range(epochs)]
+
+
+def gradient_descent_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple:
+    """The package's graph-free mini-batch SGD (``GradientDescent(batch_size=...)``)."""
+    net = TwoLayerNet(X.shape[1], 64, init="xavier", seed=0, dtype=X.dtype)
+    gd = GradientDescent(net, X, Y, lr, batch_size=batch, seed=0)
     times = []
-    for epoch in range(epochs):
-        order = torch.randperm(len(X), generator=torch.Generator().manual_seed(epoch))
+    for _ in range(epochs):
         t = time.perf_counter()
-        for i in range(0, len(X), batch):
-            idx = order[i : i + batch]
-            opt.zero_grad()
-            net.cost(X[idx], Y[idx]).backward()
-            opt.step()
+        gd.run(gd.steps_per_epoch)
         times.append(time.perf_counter() - t)
     return times, net
 
 
-def lightning_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple[list, object]:
+def _loop_epoch_times(
+    step: Callable[[torch.Tensor, torch.Tensor], None], X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int
+) -> list[float]:
+    times = []
+    for order in _epoch_orders(len(X), epochs):
+        t = time.perf_counter()
+        for i in range(0, len(X), batch):
+            idx = order[i : i + batch]
+            step(X[idx], Y[idx])
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def bare_loop_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple:
+    """A plain PyTorch loop over the package's module: ``net.cost(X, Y).backward()``, SGD."""
+    net = TwoLayerNet(X.shape[1], 64, init="xavier", seed=0, dtype=X.dtype)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+
+    def step(Xb: torch.Tensor, Yb: torch.Tensor) -> None:
+        opt.zero_grad()
+        net.cost(Xb, Yb).backward()
+        opt.step()
+
+    return _loop_epoch_times(step, X, Y, batch, epochs), net
+
+
+class _Sequential(nn.Module):
+    """What users write without the package: nn.Linear, nn.Tanh, nn.Linear and BCEWithLogitsLoss."""
+
+    def __init__(self, n0: int, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.layers = autograd_model(n0, 64).to(dtype)
+
+    def predict(self, X: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return (self.layers(X)[:, 0] > 0).long()
+
+
+def autograd_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple:
+    torch.manual_seed(0)
+    model = _Sequential(X.shape[1], X.dtype)
+    opt, bce = torch.optim.SGD(model.parameters(), lr=lr), nn.BCEWithLogitsLoss()
+
+    def step(Xb: torch.Tensor, Yb: torch.Tensor) -> None:
+        opt.zero_grad()
+        bce(model.layers(Xb), Yb[:, None]).backward()
+        opt.step()
+
+    return _loop_epoch_times(step, X, Y, batch, epochs), model
+
+
+def lightning_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple:
     import lightning.pytorch as pl
 
     from torchtwolayer.lightning_module import TwoLayerModule
@@ -324,6 +379,7 @@ def lightning_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: 
     trainer = pl.Trainer(
         max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0, callbacks=[timer],
+        precision="64-true" if X.dtype == torch.float64 else "32-true",
     )  # fmt: skip
     trainer.fit(model, dm)
     return timer.times, model.net
@@ -341,52 +397,66 @@ def _TabularData(X: torch.Tensor, Y: torch.Tensor, batch: int):
     return Data(dataset="planar", val_fraction=0.0, batch_size=batch, standardize=False, seed=0)
 
 
-def sklearn_epoch_times(X: np.ndarray, y: np.ndarray, batch: int, epochs: int, lr: float) -> tuple[list, object]:
+def sklearn_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple:
     from sklearn.neural_network import MLPClassifier
 
     clf = MLPClassifier(
         hidden_layer_sizes=(64,), activation="tanh", solver="sgd", momentum=0.0, alpha=0.0,
         learning_rate="constant", learning_rate_init=lr, batch_size=batch, shuffle=True, random_state=0,
     )  # fmt: skip
+    Xn, yn = X.numpy(), Y.numpy().astype(np.int64)
     times = []
     for _ in range(epochs):
         t = time.perf_counter()
-        clf.partial_fit(X, y, classes=np.array([0, 1]))
+        clf.partial_fit(Xn, yn, classes=np.array([0, 1]))
         times.append(time.perf_counter() - t)
     return times, clf
 
 
-def bench_tabular(n: int, batches: tuple[int, ...], epochs: int = 2, lr: float = 0.1, reps: int = 3) -> list[dict]:
-    """Samples/s of the last epoch, median of ``reps`` interleaved runs of each variant."""
-    n_test = max(n // 10, 100)
-    X, Y = tabular_data(n + n_test)  # one teacher for both splits
-    X, Y, Xt, Yt = X[:n], Y[:n], X[n:], Y[n:]
-    variants = {
-        "Lightning fit": lambda b: lightning_epoch_times(X, Y, b, epochs, lr),
-        "bare PyTorch loop": lambda b: bare_loop_epoch_times(X, Y, b, epochs, lr),
-    }
-    with contextlib.suppress(ImportError):  # scikit-learn is optional (the bench extra)
-        import sklearn  # noqa: F401
+TABULAR_VARIANTS = {
+    "GradientDescent mini-batch": gradient_descent_epoch_times,
+    "scikit-learn MLPClassifier": sklearn_epoch_times,
+    "bare PyTorch loop, same module": bare_loop_epoch_times,
+    "Lightning fit": lightning_epoch_times,
+    "autograd nn.Sequential": autograd_epoch_times,
+}
 
-        variants["scikit-learn MLPClassifier"] = lambda b: sklearn_epoch_times(X.numpy(), Y.numpy(), b, epochs, lr)
+
+def bench_tabular(
+    n: int, batches: tuple[int, ...], dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64),
+    epochs: int = 2, lr: float = 0.1, reps: int = 3,
+) -> list[dict]:  # fmt: skip
+    """Samples/s of the last epoch (the first warms up), median of ``reps`` interleaved runs of each
+    variant, and test accuracy; ratios to scikit-learn (and to the bare loop) of the same run."""
+    n_test = max(n // 10, 100)
+    X_all, Y_all = tabular_data(n + n_test)  # one teacher for both splits
+    variants = dict(TABULAR_VARIANTS)
+    try:
+        import sklearn  # noqa: F401  (scikit-learn is optional: the bench extra)
+    except ImportError:
+        del variants["scikit-learn MLPClassifier"]
     rows = []
-    for batch in batches:
-        rates: dict[str, list[float]] = {k: [] for k in variants}
-        models = {}
-        for _ in range(reps):
-            for variant, run in variants.items():
-                times, models[variant] = run(batch)
-                rates[variant].append(n / times[-1])
-        bare = statistics.median(rates["bare PyTorch loop"])
-        for variant, model in models.items():
-            if isinstance(model, TwoLayerNet):
-                acc = (model.predict(Xt) == Yt.long()).float().mean().item()
-            else:
-                acc = float((model.predict(Xt.numpy()) == Yt.numpy()).mean())
-            rate = statistics.median(rates[variant])
-            rows.append(
-                {"batch": batch, "variant": variant, "samples_per_s": rate, "vs_bare": rate / bare, "test_acc": acc}
-            )
+    for dtype in dtypes:
+        X_all_d = X_all.to(dtype)
+        X, Y, Xt, Yt = X_all_d[:n], Y_all[:n].to(dtype), X_all_d[n:], Y_all[n:]
+        for batch in batches:
+            rates: dict[str, list[float]] = {k: [] for k in variants}
+            models = {}
+            for _ in range(reps):
+                for name, run in variants.items():
+                    times, models[name] = run(X, Y, batch, epochs, lr)
+                    rates[name].append(n / times[-1])
+            median = {k: statistics.median(v) for k, v in rates.items()}
+            sklearn_rate = median.get("scikit-learn MLPClassifier")
+            for name, model in models.items():
+                predicted = model.predict(Xt.numpy() if name.startswith("scikit") else Xt)
+                acc = float((np.asarray(predicted) == Yt.long().numpy()).mean())
+                rows.append({
+                    "dtype": str(dtype).removeprefix("torch."), "batch": batch, "variant": name,
+                    "samples_per_s": median[name],
+                    "vs_sklearn": median[name] / sklearn_rate if sklearn_rate else None,
+                    "vs_bare": median[name] / median["bare PyTorch loop, same module"], "test_acc": acc,
+                })  # fmt: skip
     return rows
 
 
@@ -447,7 +517,9 @@ def main(argv: list[str] | None = None) -> dict:
     if "course" in args.sections:
         results["course"] = bench_course(200 if args.quick else 10_000, reps=2 if args.quick else 5)
     if "tabular" in args.sections:
-        results["tabular"] = bench_tabular(2_000 if args.quick else 200_000, (256, 1024), reps=1 if args.quick else 3)
+        results["tabular"] = bench_tabular(
+            2_000 if args.quick else 200_000, (64, 256, 1024), reps=1 if args.quick else 3
+        )
     text = "\n\n".join(
         [f"machine: {json.dumps(results['machine'])}"]
         + [f"### {name}\n\n{table(rows)}" for name, rows in results.items() if name != "machine"]

@@ -17,6 +17,14 @@ def test_benchmark_quick_writes_every_section(tmp_path, capsys):
     course = {r["variant"]: r for r in results["course"]}
     # the fused run and numpy follow the same equations from the same start: same costs
     assert abs(course["GradientDescent float64"]["last_cost"] - course["numpy float64"]["last_cost"]) < 1e-9
-    assert {r["batch"] for r in results["tabular"]} == {256, 1024}
+    tabular = results["tabular"]
+    assert {(r["dtype"], r["batch"]) for r in tabular} == {
+        (d, b) for d in ("float32", "float64") for b in (64, 256, 1024)
+    }
+    assert {r["variant"] for r in tabular} == {
+        "GradientDescent mini-batch", "scikit-learn MLPClassifier", "bare PyTorch loop, same module", "Lightning fit",
+        "autograd nn.Sequential",
+    }  # fmt: skip
+    assert all(r["samples_per_s"] > 0 and 0 <= r["test_acc"] <= 1 for r in tabular)
     assert json.loads((tmp_path / "b.json").read_text())["machine"]["torch"]
     assert "### function" in (tmp_path / "b.md").read_text()

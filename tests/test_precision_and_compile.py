@@ -52,6 +52,14 @@ def test_lightning_bf16_mixed_trains(tmp_path, monkeypatch, capsys):
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in state.values())
 
 
+def test_lightning_64_true_trains_in_float64(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert fit("--trainer.precision", "64-true", "--trainer.max_steps", "20", "--data.full_batch_steps", "10") == 0
+    assert "Finished after 20 steps" in capsys.readouterr().out
+    state = torch.load(last_checkpoint(), weights_only=True)["state_dict"]
+    assert all(v.dtype == torch.float64 for k, v in state.items() if k.startswith("net."))
+
+
 # backend="aot_eager": dynamo traces the module and the Function with fullgraph=True (a graph break
 # is an error) and AOTAutograd traces the hand-written backward, which is what this package
 # controls. Inductor's C++ code generation would add about 25 s on a cold 2-core machine and

@@ -175,10 +175,15 @@ class TwoLayerModule(LightningModule):
 
     @torch.no_grad()
     def score(self, X: Tensor, Y: Tensor, metrics: MetricCollection, chunk: int = 65536) -> Tensor:
-        """Update ``metrics`` with the whole (X, Y) in large chunks; return the cost J on it."""
+        """Update ``metrics`` with the whole (X, Y) in large chunks; return the cost J on it.
+
+        The chunks are moved to the network's device and floating dtype, as Lightning's
+        precision plugin does for batches (``--trainer.precision 64-true`` makes it float64)."""
         J = torch.zeros((), device=self.device, dtype=torch.float64)
+        dtype = self.net.W1.dtype
         for i in range(0, len(X), chunk):
-            Xi, Yi = X[i : i + chunk].to(self.device), Y[i : i + chunk].to(self.device)
+            Xi, Yi = X[i : i + chunk].to(self.device, dtype), Y[i : i + chunk].to(self.device)
+            Yi = Yi.to(dtype) if Yi.is_floating_point() else Yi
             Ji, Z2 = self.net.cost_and_logits(Xi, Yi)
             metrics.update(*self._metric_inputs(Z2, Yi))
             J += Ji.double() * len(Xi)
