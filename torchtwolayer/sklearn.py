@@ -496,7 +496,7 @@ class TwoLayerClassifier(ClassifierMixin, _TwoLayerEstimator):
         >>> from sklearn.datasets import load_iris
         >>> from torchtwolayer.sklearn import TwoLayerClassifier
         >>> X, y = load_iris(return_X_y=True)
-        >>> clf = TwoLayerClassifier(hidden_size=16, max_iter=100, random_state=0).fit(X, y)
+        >>> clf = TwoLayerClassifier(hidden_size=16, batch_size=30, random_state=0).fit(X, y)
         >>> clf.net_
         TwoLayerNet(n_x=4, n_h=16, n_y=3, activation='tanh', output='softmax', init='xavier')
         >>> clf.predict_proba(X[:2]).shape, bool(clf.score(X, y) > 0.9)
@@ -599,8 +599,7 @@ class TwoLayerRegressor(RegressorMixin, _TwoLayerEstimator):
         >>> import numpy as np
         >>> from torchtwolayer.sklearn import TwoLayerRegressor
         >>> X = np.linspace(-2, 2, 200)[:, None]
-        >>> reg = TwoLayerRegressor(hidden_size=16, batch_size="full", lr=0.5, max_iter=2000,
-        ...                         random_state=0).fit(X, np.sin(X[:, 0]))
+        >>> reg = TwoLayerRegressor(hidden_size=16, batch_size=20, random_state=0).fit(X, np.sin(X[:, 0]))
         >>> reg.net_.output, bool(reg.score(X, np.sin(X[:, 0])) > 0.99)
         ('identity', True)
     """
