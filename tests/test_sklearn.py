@@ -219,6 +219,8 @@ def test_partial_fit_needs_classes_first_then_runs_one_epoch_per_call():
     clf.partial_fit(X[60:], y[60:])
     assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 4
     assert len(clf._velocity) == 4  # momentum carries over from call to call, as MLP's optimizer does
+    clf.set_params(momentum=0.0).partial_fit(X, y)  # and a call without momentum drops it
+    assert clf._velocity == []
     with pytest.raises(ValueError, match="early_stopping"):
         clone(clf).set_params(early_stopping=True).partial_fit(X, y, classes=[0, 1])
 

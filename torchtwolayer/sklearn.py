@@ -247,7 +247,7 @@ class _TwoLayerEstimator(BaseEstimator):
             X, Y, w, validation = _split(X, Y, labels, w, self.validation_fraction, self._stratify(Y, labels), rng)
         # epoch e of the network's life (counting warm starts and partial fits) visits epoch_order(order_seed + e)
         epochs = self._epochs(X, Y, w, seed=order_seed + len(self.loss_curve_))
-        if incremental and self._velocity:
+        if incremental and self._velocity and self.momentum:
             epochs.velocity = self._velocity
         self._run(epochs, validation, incremental)
         self._velocity = [v.clone() for v in epochs.velocity]
