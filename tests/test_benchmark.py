@@ -9,7 +9,7 @@ def test_benchmark_quick_writes_every_section(tmp_path, capsys):
     results = load_script("benchmark").main(
         ["--quick", "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md")]
     )
-    assert set(results) == {"machine", "function", "memory", "course", "tabular"}
+    assert set(results) == {"machine", "function", "memory", "course", "tabular", "sklearn"}
     assert [r["size"].split()[0] for r in results["function"]] == ["tiny", "medium", "large"]
     assert all(r["ours_us"] > 0 and r["ratio"] > 0 for r in results["function"])
     assert "ours_over_floor" in results["function"][-1]
@@ -26,5 +26,8 @@ def test_benchmark_quick_writes_every_section(tmp_path, capsys):
         "autograd nn.Sequential",
     }  # fmt: skip
     assert all(r["samples_per_s"] > 0 and 0 <= r["test_acc"] <= 1 for r in tabular)
+    sklearn_rows = {r["variant"]: r for r in results["sklearn"]}  # quick: wine, 3 folds, 20 epochs
+    assert len(sklearn_rows) == 4 and all(0 < r["accuracy"] <= 1 and r["fit_s"] > 0 for r in sklearn_rows.values())
+    assert sklearn_rows["MLPClassifier (defaults: adam, relu)"]["vs_mlp_defaults"] == 0
     assert json.loads((tmp_path / "b.json").read_text())["machine"]["torch"]
     assert "### function" in (tmp_path / "b.md").read_text()
