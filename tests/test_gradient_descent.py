@@ -1,5 +1,6 @@
 """The fused gradient descent, full batch and mini-batch, against autograd + torch.optim.SGD."""
 
+import math
 import re
 
 import pytest
@@ -192,6 +193,20 @@ def test_sample_weights_weight_the_cost_of_each_batch(output, batch_size):
     fused, ref, curve, ref_curve = twin_batch_runs("relu", output, batch_size, sample_weight=w)
     assert_same_parameters(fused, ref)
     assert curve == pytest.approx(ref_curve, abs=1e-12)
+
+
+def test_a_batch_whose_weights_are_all_zero_leaves_the_weights_as_they_were():
+    X, Y = torch.randn(8, 2, dtype=torch.float64), torch.ones(8, dtype=torch.float64)
+    w = torch.tensor([0.0, 0, 0, 0, 1, 1, 1, 1], dtype=torch.float64)
+    net = TwoLayerNet(2, 3, seed=0, dtype=torch.float64)
+    gd = GradientDescent(net, X, Y, lr=0.1, batch_size=4, shuffle=False, sample_weight=w)
+    before = [p.detach().clone() for p in net.parameters()]
+    assert gd.step(cost=True).item() == 0.0  # the first batch weighs nothing
+    for p, q in zip(net.parameters(), before, strict=True):
+        assert torch.equal(p, q)
+    gd.run(1)  # the epoch's second batch, whose weights are 1
+    (J,) = gd.run_epochs(1)
+    assert math.isfinite(J) and all(torch.isfinite(p).all() for p in net.parameters())
 
 
 def test_a_seed_reproduces_the_run_bit_for_bit_and_another_seed_differs():

@@ -79,16 +79,16 @@ class _Tape:
             self.scale: float = B  # the gradients above are B times the note's
             self.cost: Callable[[], Tensor] = partial(head.cost, Z2.t(), Y)
             self.weight: float | Tensor = B
-        else:
-            wsum = new(())
-            wn = new(B)
+        else:  # a batch whose weights are all 0 weighs nothing: 0/tiny, not 0/0
+            wsum, wden, wn, tiny = new(()), new(()), new(B), torch.finfo(XT.dtype).tiny
             self.backward[2:2] = [  # after dZ2 = A2 − Y: the weights, and 1/Σw in place of 1/B
                 partial(torch.sum, w, 0, out=wsum),
-                partial(torch.div, w, wsum, out=wn),
+                partial(torch.clamp_min, wsum, tiny, out=wden),
+                partial(torch.div, w, wden, out=wn),
                 partial(dZ2.mul_, wn),
             ]
             self.scale = 1.0
-            self.cost = lambda: head.losses(Z2.t(), Y).mul_(w).sum() / w.sum()
+            self.cost = lambda: head.losses(Z2.t(), Y).mul_(w).sum() / w.sum().clamp_min(tiny)
             self.weight = wsum
 
 
