@@ -17,6 +17,10 @@ Sections (all float32 on the CPU unless said):
             64, 256 and 1024, float32 and float64: samples/s of the second epoch and test accuracy of
             GradientDescent mini-batch, scikit-learn MLPClassifier (solver sgd), a bare PyTorch loop
             over the package's module, Lightning fit, and autograd + nn.Sequential
+  startup   wall time of `torchtwolayer --help`, `check`, `fit --help` and `import torchtwolayer`,
+            against `import lightning.pytorch` (median of 5)
+  busy      the default fit, `check --m 32 --n0 5 --n1 16 --n2 3` and the README's plain-PyTorch loop,
+            idle and beside one CPU-bound competing process: the slowdown
   sklearn   torchtwolayer.sklearn.TwoLayerClassifier vs MLPClassifier (hidden size 100) on scikit-learn's
             breast cancer, wine and digits: 5-fold accuracy after StandardScaler, fit time (needs scikit-learn)
 
@@ -531,6 +535,87 @@ def bench_sklearn(sets: tuple[str, ...], folds: int, max_iter: int, reps: int) -
     return rows
 
 
+# --------------------------------------------------------------- start-up, busy
+def _wall(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> float:
+    """Seconds of wall time of one command, which must succeed."""
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "torchtwolayer", *args]
+
+
+def bench_startup(reps: int) -> list[dict]:
+    """Wall time of the commands that should start quickly, against importing lightning.pytorch."""
+    commands = {
+        "python -c 'import lightning.pytorch'": [sys.executable, "-c", "import lightning.pytorch"],
+        "python -c 'import torchtwolayer'": [sys.executable, "-c", "import torchtwolayer"],
+        "torchtwolayer --help": _command("--help"),
+        "torchtwolayer check (defaults)": _command("check"),
+        "torchtwolayer fit --help": _command("fit", "--help"),
+    }
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(reps):
+        for name, cmd in commands.items():
+            times[name].append(_wall(cmd))
+    base = statistics.median(times["python -c 'import lightning.pytorch'"])
+    return [
+        {"command": name, "seconds": statistics.median(v), "vs_import_lightning": statistics.median(v) / base}
+        for name, v in times.items()
+    ]
+
+
+README_STEP = """
+import time, torch
+from torchtwolayer import TwoLayerNet
+X = torch.randn(400, 2); Y = (X[:, 0] * X[:, 1] > 0).float()
+net = TwoLayerNet(n_x=2, n_h=8, seed=0); opt = torch.optim.SGD(net.parameters(), lr=1.0)
+def step():
+    opt.zero_grad(); net.cost(X, Y).backward(); opt.step()
+for _ in range(50): step()
+t = time.perf_counter()
+for _ in range({steps}): step()
+print((time.perf_counter() - t) / {steps})
+"""
+
+
+def bench_busy(quick: bool) -> list[dict]:
+    """Small work beside one CPU-bound competing process, against the same work on an idle machine:
+    the default fit, ``check`` at the README's larger size, and the README's plain-PyTorch loop."""
+    import tempfile
+
+    fit_args = ["fit", "--trainer.enable_progress_bar", "false"] + (["--trainer.max_steps", "300"] if quick else [])
+    check_args = ["check", "--m", "32", "--n0", "5", "--n1", "16", "--n2", "3"] + (
+        ["--activations", "tanh", "--outputs", "sigmoid"] if quick else []
+    )
+    steps = 200 if quick else 2000
+
+    def readme_step() -> float:
+        out = subprocess.run([sys.executable, "-c", README_STEP.format(steps=steps)], capture_output=True, text=True)
+        return float(out.stdout)
+
+    work = {
+        "torchtwolayer fit (defaults), s": lambda cwd: _wall(_command(*fit_args), cwd=cwd),
+        "torchtwolayer check --m 32 --n0 5 --n1 16 --n2 3, s": lambda cwd: _wall(_command(*check_args), cwd=cwd),
+        "README's PyTorch loop, ms per step": lambda cwd: 1e3 * readme_step(),
+    }
+    rows = []
+    for name, run in work.items():
+        with tempfile.TemporaryDirectory() as cwd:
+            idle = run(cwd)
+        competitor = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            with tempfile.TemporaryDirectory() as cwd:
+                busy = run(cwd)
+        finally:
+            competitor.kill()
+            competitor.wait()
+        rows.append({"work": name, "idle": idle, "beside one busy process": busy, "slowdown": busy / idle})
+    return rows
+
+
 # ---------------------------------------------------------------------- output
 def machine() -> dict:
     import lightning
@@ -571,7 +656,9 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", nargs="+", default=["function", "memory", "course", "tabular", "sklearn"])
+    parser.add_argument(
+        "--sections", nargs="+", default=["function", "memory", "course", "tabular", "sklearn", "startup", "busy"]
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repetitions (for tests)")
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--device", default="cpu", help="device of the function section, e.g. cuda")
@@ -595,6 +682,10 @@ def main(argv: list[str] | None = None) -> dict:
         quick = {"sets": ("wine",), "folds": 3, "max_iter": 20, "reps": 1}
         full = {"sets": SKLEARN_SETS, "folds": 5, "max_iter": 200, "reps": 3}
         results["sklearn"] = bench_sklearn(**(quick if args.quick else full))
+    if "startup" in args.sections:
+        results["startup"] = bench_startup(reps=1 if args.quick else 5)
+    if "busy" in args.sections:
+        results["busy"] = bench_busy(args.quick)
     text = "\n\n".join(
         [f"machine: {json.dumps(results['machine'])}"]
         + [f"### {name}\n\n{table(rows)}" for name, rows in results.items() if name != "machine"]

@@ -1,4 +1,9 @@
-"""The benchmark script runs end to end on tiny sizes, so it cannot rot."""
+"""The benchmark script runs end to end on tiny sizes, so it cannot rot.
+
+Its "startup" and "busy" sections time whole commands in fresh processes (each ~5 s of
+start-up, and the busy one twice, beside a competing process): tens of seconds even when
+quick, so they are not run here; `python scripts/benchmark.py --quick --sections startup busy`
+runs them."""
 
 import json
 
@@ -6,8 +11,9 @@ from helpers import load_script
 
 
 def test_benchmark_quick_writes_every_section(tmp_path, capsys):
+    sections = ["function", "memory", "course", "tabular", "sklearn"]
     results = load_script("benchmark").main(
-        ["--quick", "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md")]
+        ["--quick", "--sections", *sections, "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md")]
     )
     assert set(results) == {"machine", "function", "memory", "course", "tabular", "sklearn"}
     assert [r["size"].split()[0] for r in results["function"]] == ["tiny", "medium", "large"]
