@@ -28,9 +28,9 @@ def n_out(output):
     return 3 if output == "softmax" else 2
 
 
-def problem(output, seed=0, y_grad=True):
+def problem(output, seed=0, y_grad=True, m=M, n0=N0, n1=N1):
     """X, Y, [W1, b1, W2, b2]; float Y (sigmoid, identity) requires grad too when ``y_grad``."""
-    X, Y, params = make_problem(M, N0, N1, n_out(output), output, seed=seed)
+    X, Y, params = make_problem(m, n0, n1, n_out(output), output, seed=seed)
     if y_grad and Y.is_floating_point():
         Y.requires_grad_()
     return X, Y, params
@@ -53,12 +53,15 @@ ALL_SECOND_ORDER = {"check_fwd_over_rev": True, "check_rev_over_rev": True, "che
 
 
 # ---- gradcheck / gradgradcheck: reverse, forward, batched, and their second orders -----------
+# Finite differences cost two evaluations per input number: small shapes, more than one example.
+
+SMALL = {"m": 3, "n0": 2, "n1": 4}
 
 
 @pytest.mark.parametrize("output", ALL_HEADS)
 @pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
 def test_cost_function_passes_gradcheck_and_gradgradcheck_in_every_mode(activation, output):
-    X, Y, params = problem(output)
+    X, Y, params = problem(output, **SMALL)
     inputs = (X, Y, *params)  # Y (float heads) differentiated too: the target's term of dJ
 
     def f(X, Y, *p):
@@ -70,7 +73,7 @@ def test_cost_function_passes_gradcheck_and_gradgradcheck_in_every_mode(activati
 
 @pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
 def test_logits_function_passes_gradcheck_and_gradgradcheck_in_every_mode(activation):
-    X, _, params = problem("identity")
+    X, _, params = problem("identity", **SMALL)
 
     def f(*args):
         return two_layer(*args, activation=activation)
@@ -82,7 +85,7 @@ def test_logits_function_passes_gradcheck_and_gradgradcheck_in_every_mode(activa
 @pytest.mark.parametrize("x_grad", [True, False])
 def test_gradcheck_with_some_inputs_constant(x_grad):
     # needs_input_grad and absent tangents: X (or the first layer) held constant
-    X, Y, (W1, b1, W2, b2) = problem("sigmoid", y_grad=False)
+    X, Y, (W1, b1, W2, b2) = problem("sigmoid", y_grad=False, **SMALL)
     X.requires_grad_(x_grad)
     W1.requires_grad_(not x_grad)
     b1.requires_grad_(False)
@@ -288,6 +291,12 @@ def test_module_under_functional_call_equals_the_reference(activation, output):
     assert_trees_close(hessian(hand_cost)(params, X, Y), hessian(ref_cost)(params, X, Y))
     assert_trees_close(jacrev(hand_logits)(params, X), jacrev(ref_logits)(params, X))
     assert_trees_close(jacfwd(hand_logits)(params, X), jacfwd(ref_logits)(params, X))
+    dp = dict(zip(params, tangents(params.values()), strict=True))
+    assert_trees_close(
+        jvp(lambda p: hand_cost(p, X, Y), (params,), (dp,)), jvp(lambda p: ref_cost(p, X, Y), (params,), (dp,))
+    )
+    Xs = torch.stack([X, X.flip(0)])  # net(X) on a batch of inputs
+    assert_trees_close(vmap(hand_logits, (None, 0))(params, Xs), vmap(ref_logits, (None, 0))(params, Xs))
 
     # per-sample gradients: vmap over the examples of grad of each one's cost (a batch of one)
     def per_example(cost):
