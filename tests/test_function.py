@@ -1,9 +1,9 @@
-"""The hand-written backward against gradcheck, gradgradcheck, autograd and the Hessian."""
+"""The hand-written backward against autograd and the Hessian (gradcheck and gradgradcheck in
+every mode, and the torch.func transforms: tests/test_func.py)."""
 
 import pytest
 import torch
 from conftest import ALL_ACTIVATIONS, ALL_HEADS, make_problem
-from torch.autograd import gradcheck, gradgradcheck
 
 from torchtwolayer import reference_cost, reference_logits, two_layer, two_layer_cost
 from torchtwolayer.activations import get_activation
@@ -14,43 +14,6 @@ SHAPES = [(1, 1, 1, 1), (1, 3, 2, 1), (7, 1, 1, 1), (5, 4, 3, 2), (2, 1, 5, 3), 
 
 def n_out(output, n2):
     return max(n2, 2) if output == "softmax" else n2
-
-
-@pytest.mark.parametrize("x_grad", [True, False])
-@pytest.mark.parametrize("output", ALL_HEADS)
-@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
-def test_cost_gradcheck_and_gradgradcheck(activation, output, x_grad):
-    X, Y, params = make_problem(5, 3, 4, 3, output, x_grad=x_grad)
-    inputs = (X, *params) if x_grad else tuple(params)
-
-    def f(*args):
-        X_, *p = args if x_grad else (X, *args)
-        return two_layer_cost(X_, Y, *p, activation=activation, output=output)
-
-    assert gradcheck(f, inputs)
-    assert gradgradcheck(f, inputs)
-
-
-@pytest.mark.parametrize("x_grad", [True, False])
-@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
-def test_logits_gradcheck_and_gradgradcheck(activation, x_grad):
-    X, _, params = make_problem(4, 3, 5, 2, "identity", x_grad=x_grad)
-    inputs = (X, *params) if x_grad else tuple(params)
-
-    def f(*args):
-        X_, *p = args if x_grad else (X, *args)
-        return two_layer(X_, *p, activation=activation)
-
-    assert gradcheck(f, inputs)
-    assert gradgradcheck(f, inputs)
-
-
-@pytest.mark.parametrize("output", ["sigmoid", "identity"])
-def test_gradcheck_with_respect_to_targets(output):
-    X, Y, params = make_problem(4, 2, 3, 2, output)
-    Y = Y.clone().requires_grad_()
-    assert gradcheck(lambda Y_: two_layer_cost(X, Y_, *params, output=output), (Y,))
-    assert gradgradcheck(lambda Y_: two_layer_cost(X, Y_, *params, output=output), (Y,))
 
 
 def test_gradcheck_with_respect_to_soft_targets():

@@ -6,6 +6,7 @@ from .gradient_descent import GradientDescent, gradient_descent_step
 from .heads import HEADS
 from .init import INITS
 from .module import TwoLayerNet
+from .per_sample import PerSampleGradients, per_sample_grads, register_opacus
 from .reference import reference_cost, reference_logits
 
 __all__ = [
@@ -13,12 +14,15 @@ __all__ = [
     "HEADS",
     "INITS",
     "GradientDescent",
+    "PerSampleGradients",
     "TwoLayer",
     "TwoLayerCost",
     "TwoLayerNet",
     "gradient_descent_step",
+    "per_sample_grads",
     "reference_cost",
     "reference_logits",
+    "register_opacus",
     "two_layer",
     "two_layer_cost",
     "two_layer_cost_and_logits",

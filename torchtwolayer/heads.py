@@ -115,7 +115,10 @@ def get_head(name: str) -> Head:
 
 
 def as_dense_target(Y: Tensor, n2: int, dtype: torch.dtype) -> Tensor:
-    """Y as an (m, n2) tensor of ``dtype``: class indices become one-hot rows."""
+    """Y as an (m, n2) tensor of ``dtype``: class indices become one-hot rows.
+
+    Compared with ``arange``, not ``F.one_hot``, whose range check reads the data (``.item()``),
+    which torch.func's transforms forbid: the range is checked once, at the boundary."""
     if not Y.is_floating_point():
-        return F.one_hot(Y, n2).to(dtype)
+        return (Y.unsqueeze(1) == torch.arange(n2, device=Y.device)).to(dtype)  # (m, n2)
     return Y

@@ -10,10 +10,10 @@ import torch
 from torch import Tensor, nn
 
 from .activations import get_activation
-from .function import TwoLayer, TwoLayerCost
+from .function import cost_and_logits, logits
 from .heads import get_head
 from .init import check_init, init_layer
-from .validation import check_input, check_target
+from .validation import check_input, check_target, values
 
 
 def _check_size(name: str, value: object) -> int:
@@ -32,7 +32,9 @@ class TwoLayerNet(nn.Module):
 
     ``forward`` returns the logits Z2, so the module drops into any PyTorch
     training code with any loss; :meth:`cost` returns the head's cost J through
-    the fused Function whose backward starts from dZ2 = A2 − Y.
+    the fused Function whose backward starts from dZ2 = A2 − Y. Both work under
+    ``torch.func.functional_call`` and every torch.func transform (per-sample
+    gradients in closed form: :func:`~torchtwolayer.per_sample.per_sample_grads`).
 
     Args:
         n_x: number of input features n0.
@@ -110,20 +112,19 @@ class TwoLayerNet(nn.Module):
     def forward(self, X: Tensor) -> Tensor:
         """The logits Z2, shape (m, n_y)."""
         X = self._as_input(X)
-        return TwoLayer.apply(X, self.W1, self.b1, self.W2, self.b2, self.activation)
+        return logits(X, self.W1, self.b1, self.W2, self.b2, self.activation)
 
     def cost(self, X: Tensor, Y: Tensor) -> Tensor:
         """J = (1/m) Σ L(A2, Y) through the fused Function (see :func:`two_layer_cost`)."""
-        return self._cost(X, Y, with_logits=False)
-
-    def cost_and_logits(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
-        """J and the logits Z2 computed on the way (detached): one forward for loss and metrics."""
-        return self._cost(X, Y, with_logits=True)
-
-    def _cost(self, X: Tensor, Y: Tensor, with_logits: bool) -> Tensor | tuple[Tensor, Tensor]:
         X = self._as_input(X)
         Y = self._as_target(Y, X)
-        return TwoLayerCost.apply(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output, with_logits)
+        return cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)[0]
+
+    def cost_and_logits(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+        """J and the logits Z2 computed on the way (not differentiable): one forward for loss and metrics."""
+        X = self._as_input(X)
+        Y = self._as_target(Y, X)
+        return cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
 
     @torch.no_grad()
     def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:
@@ -148,14 +149,18 @@ class TwoLayerNet(nn.Module):
     def _as_target(self, Y: Tensor, X: Tensor) -> Tensor:
         """Y checked for the head (its values once per tensor, see :meth:`_seen`)."""
         seen = torch.compiler.is_compiling() or self._seen("Y", Y)  # (compiled code skips value checks)
+        if not seen:
+            Y_values = values(Y)
+            seen = Y_values is not Y and self._seen("Y", Y_values)
         Y_checked = check_target(Y, X.shape[0], self.n_y, get_head(self.output), X.dtype, check_values=not seen)
         if not seen:
-            self._remember("Y", Y)
+            self._remember("Y", Y_values)
         return Y_checked
 
     def _as_input(self, X: Tensor | np.ndarray) -> Tensor:
         """Arrays become tensors of the parameters' dtype and device; tensors are checked:
-        rank, features, dtype, device, and no NaN or inf (values once per tensor)."""
+        rank, features, dtype, device, and no NaN or inf (values once per tensor; under a
+        torch.func transform, the values under its wrappers, see :func:`~.validation.values`)."""
         W1 = self.W1
         if not isinstance(X, Tensor):
             X = torch.as_tensor(np.asarray(X), dtype=W1.dtype, device=W1.device)
@@ -166,9 +171,11 @@ class TwoLayerNet(nn.Module):
                 f"{W1.device}; use X.to(net.W1) or net.to(X)"
             )
         if not torch.compiler.is_compiling() and not self._seen("X", X):
-            if not torch.isfinite(X).all():
-                raise ValueError("X contains NaN or infinite values; clean or impute them first")
-            self._remember("X", X)
+            X_values = values(X)
+            if X_values is X or not self._seen("X", X_values):
+                if not torch.isfinite(X_values).all():
+                    raise ValueError("X contains NaN or infinite values; clean or impute them first")
+                self._remember("X", X_values)
         return X
 
     def _seen(self, slot: str, t: object) -> bool:

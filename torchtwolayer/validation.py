@@ -2,19 +2,35 @@
 what was expected and what was given, before torch fails somewhere deep inside.
 
 Shape and dtype checks cost nothing. Value checks (label range, targets in
-[0, 1]) read the data once; they are skipped while ``torch.compile`` traces.
+[0, 1], NaN) read the data once; they are skipped while ``torch.compile`` traces.
+Under torch.func transforms (``vmap``, ``grad``, ``jvp``, …) a tensor is a wrapper
+whose values cannot be read (``.item()``, ``bool``): :func:`values` gives the data
+under the wrappers, and the checks read that, outside the transform, all of it.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch._C._functorch import get_unwrapped, is_functorch_wrapped_tensor
 
 from .heads import Head
 
 
 def _is_compiling() -> bool:
     return torch.compiler.is_compiling()
+
+
+def values(t: Tensor) -> Tensor:
+    """The plain tensor under ``t``'s torch.func wrappers, ``t`` itself outside transforms.
+
+    Under ``vmap`` it holds every batch's values (in some layout: read it elementwise
+    or through global reductions only); under ``grad``/``jvp`` the primal values.
+    A value check reads it with ``.item()`` or ``bool`` where the wrapper forbids both.
+    """
+    while is_functorch_wrapped_tensor(t):
+        t = get_unwrapped(t)
+    return t
 
 
 def check_tensor(name: str, t: object) -> Tensor:
@@ -99,7 +115,7 @@ def check_target(Y: object, m: int, n2: int, head: Head, dtype: torch.dtype, che
             f"Y for the {head.name!r} head must have shape (m, n2) = ({m}, {n2}){one_d}; got {tuple(Y.shape)}"
         )
     if head.name == "sigmoid" and check_values:
-        lo, hi = (v.item() for v in torch.aminmax(Y.detach()))
+        lo, hi = (v.item() for v in torch.aminmax(values(Y.detach())))
         if not 0 <= lo <= hi <= 1:  # also catches NaN
             raise ValueError(
                 "Y for the 'sigmoid' head must lie in [0, 1] (binary or multi-label targets); "
@@ -123,7 +139,7 @@ def _check_softmax_target(Y: Tensor, m: int, n2: int, dtype: torch.dtype, check_
     if not Y.is_floating_point():
         if tuple(Y.shape) != (m,):
             raise ValueError(f"class indices Y must have shape (m,) = ({m},), got {tuple(Y.shape)}")
-        lo, hi = (v.item() for v in torch.aminmax(Y)) if check_values else (0, 0)
+        lo, hi = (v.item() for v in torch.aminmax(values(Y))) if check_values else (0, 0)
         if not 0 <= lo <= hi < n2:
             raise ValueError(
                 f"class indices Y must lie in [0, {n2 - 1}] for n2 = {n2} classes; got values from {lo} to {hi}"
@@ -137,9 +153,10 @@ def _check_softmax_target(Y: Tensor, m: int, n2: int, dtype: torch.dtype, check_
             f"({m}, {n2}); got {tuple(Y.shape)}. Class indices have shape (m,) and an integer dtype"
         )
     if check_values:
-        row_sums = Y.detach().sum(1)
         tol = 1e-4 if dtype in (torch.float16, torch.bfloat16, torch.float32) else 1e-8
-        if ((Y < 0) | (Y > 1)).any() or ((row_sums - 1).abs() > tol).any():
+        Y_ = Y.detach()
+        ok = ((Y_ >= 0) & (Y_ <= 1)).all(1) & ((Y_.sum(1) - 1).abs() <= tol)  # (m,), False at NaN
+        if not values(ok).all():
             raise ValueError(
                 "probability targets Y for the 'softmax' head must lie in [0, 1] with each row "
                 "summing to 1 (one-hot or soft labels); pass class indices as an integer tensor"
