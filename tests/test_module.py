@@ -113,3 +113,25 @@ def test_values_are_checked_once_per_tensor_and_again_after_an_in_place_change()
     X[1, 1] = float("inf")
     with pytest.raises(ValueError, match="NaN or infinite"):
         net(X)
+
+
+def test_a_network_that_has_seen_data_pickles_and_saves(tmp_path):
+    import pickle
+
+    net = TwoLayerNet(2, 3, seed=0)
+    X = torch.randn(5, 2)
+    net.cost(X, torch.ones(5))  # the module now caches which tensors it checked (weak references)
+    again = pickle.loads(pickle.dumps(net))
+    torch.save(net, tmp_path / "net.pt")
+    for other in (again, torch.load(tmp_path / "net.pt", weights_only=False)):
+        assert torch.equal(other(X), net(X))
+
+
+def test_importing_the_package_loads_no_heavy_or_optional_library():
+    import subprocess
+    import sys
+
+    heavy = ["lightning", "matplotlib", "pyarrow", "onnx", "onnxscript", "onnxruntime", "sklearn", "opacus", "pandas"]
+    code = f"import sys, torchtwolayer; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

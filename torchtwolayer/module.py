@@ -188,6 +188,11 @@ class TwoLayerNet(nn.Module):
         if isinstance(t, Tensor) and not t.requires_grad and not t.is_inference():
             self._checked[slot] = (weakref.ref(t), t._version)
 
+    def __getstate__(self) -> dict:
+        r"""Pickled (and ``torch.save``\ d) without the cache of checked tensors: weak references,
+        which pickle refuses, to tensors that do not travel anyway."""
+        return {**super().__getstate__(), "_checked": {}}
+
     def extra_repr(self) -> str:
         return (
             f"n_x={self.n_x}, n_h={self.n_h}, n_y={self.n_y}, activation={self.activation!r}, "

@@ -22,7 +22,6 @@ scikit-learn is an optional extra: ``pip install torchtwolayer[sklearn]``.
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 import warnings
@@ -379,16 +378,6 @@ class _TwoLayerEstimator(BaseEstimator):
     def _load(self, weights: list[Tensor]) -> None:
         for p, value in zip(self.net_.parameters(), weights, strict=True):
             p.copy_(value)
-
-    def __getstate__(self) -> dict:
-        """Picklable: the network travels without the per-tensor check cache that
-        :class:`TwoLayerNet` keeps (weak references, which pickle refuses)."""
-        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives the live __dict__
-        if "net_" in state:
-            net = copy.copy(state["net_"])  # a shallow copy: the same parameters
-            net._checked = {}
-            state["net_"] = net
-        return state
 
     # ------------------------------------------------------------ predict
     def _forward(self, X: Any) -> np.ndarray:
