@@ -31,6 +31,7 @@ from torch.autograd import Function, forward_ad
 from . import equations
 from .activations import ACTIVATIONS, get_activation
 from .heads import HEADS, as_dense_target, get_head
+from .threads import step_work, threads_for
 from .validation import check_parameters, check_target
 
 _transforms_active = torch._C._are_functorch_transforms_active
@@ -112,7 +113,7 @@ class TwoLayer(_Function):
             return (None,) * 6
         X, W1, b1, W2, A1 = ctx.saved_tensors
         g = ctx.g
-        with _autocast_off(X.device.type):
+        with _autocast_off(X.device.type), _threads(X, W1, W2):
             if _backward_is_differentiated():  # make A1 a function of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
             grads = equations.backward(dZ2.to(A1.dtype), X, A1, W1, W2, g, ctx.needs_input_grad[:5])
@@ -163,7 +164,7 @@ class TwoLayerCost(_Function):
             return (None,) * 9
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
         g, head = ctx.g, ctx.head
-        with _autocast_off(X.device.type):
+        with _autocast_off(X.device.type), _threads(X, W1, W2):
             if _backward_is_differentiated():  # make A1, Z2 functions of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
                 Z2 = equations.output(A1, W2, b2)
@@ -197,6 +198,14 @@ class _TwoLayerCostCompiled(TwoLayerCost):
     jvp = Function.jvp
 
 
+def _threads(X: Tensor, W1: Tensor, W2: Tensor) -> contextlib.AbstractContextManager:
+    """The package's thread rule (:mod:`~torchtwolayer.threads`) for one pass over this batch;
+    nothing while torch.compile traces (it owns the threads of compiled code)."""
+    if torch.compiler.is_compiling():
+        return _NO_CONTEXT
+    return threads_for(step_work(X.shape[0], X.shape[1], W1.shape[0], W2.shape[0]), X.device)
+
+
 def _in_cost_dtype(Z2: Tensor, Y: Tensor, n2: int, cost_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """Z2 and Y dense (m, n2), both in the cost's dtype (Z2 differs from it under autocast)."""
     if Z2.dtype != cost_dtype:
@@ -211,7 +220,8 @@ def logits(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation
     if dtype is not None:
         X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
     fn = _TwoLayerCompiled if torch.compiler.is_compiling() else TwoLayer
-    return fn.apply(X, W1, b1, W2, b2, activation)[0]
+    with _threads(X, W1, W2):
+        return fn.apply(X, W1, b1, W2, b2, activation)[0]
 
 
 def cost_and_logits(
@@ -224,7 +234,8 @@ def cost_and_logits(
     if dtype is not None:
         X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
     fn = _TwoLayerCostCompiled if torch.compiler.is_compiling() else TwoLayerCost
-    J, Z2, _ = fn.apply(X, Y, W1, b1, W2, b2, activation, output, cost_dtype)
+    with _threads(X, W1, W2):
+        J, Z2, _ = fn.apply(X, Y, W1, b1, W2, b2, activation, output, cost_dtype)
     return J, Z2
 
 

@@ -2,9 +2,10 @@
 
 torch runs one thread per core by default. For small work that is slower, not faster: waking a
 second thread costs more than the work, and on a busy machine every parallel region waits for a
-thread the scheduler has parked (a tiny training loop measured 6–10× slower beside one competing
-process, against barely slower on one thread). So work below :data:`WORK_PER_THREAD`
-multiply-adds per step runs on one thread, and larger work keeps torch's count.
+thread the scheduler has parked, so a step can take a hundred times longer. One thread barely
+notices a competing process. So a step of fewer than :data:`WORK_PER_THREAD` multiply-adds runs
+on one thread, and larger work keeps torch's count (``scripts/benchmark.py --sections busy``
+measures both).
 
 The rule stands aside whenever the user chose a thread count (``torch.set_num_threads``,
 ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``), and it is scoped: the count in force before is
@@ -13,14 +14,13 @@ restored on the way out, even after an error.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 
 import torch
 
-WORK_PER_THREAD = 1 << 22  # multiply-adds of one step: below, a second thread does not pay
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+WORK_PER_THREAD = 1 << 26  # multiply-adds of one step (≈ 2 ms on one core): below, one thread
+
+_USER_ENVIRONMENT = any(v in os.environ for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"))  # read once, as OpenMP does
 
 
 def _torch_default_threads() -> int:
@@ -31,9 +31,12 @@ def _torch_default_threads() -> int:
         return os.cpu_count() or 1
 
 
+_TORCH_DEFAULT = _torch_default_threads()
+
+
 def user_chose_threads() -> bool:
     """Whether the user set a thread count: an environment variable, or a count other than torch's default."""
-    return any(v in os.environ for v in _THREAD_VARIABLES) or torch.get_num_threads() != _torch_default_threads()
+    return _USER_ENVIRONMENT or torch.get_num_threads() != _TORCH_DEFAULT
 
 
 def step_work(m: int, n0: int, n1: int, n2: int) -> int:
@@ -41,25 +44,40 @@ def step_work(m: int, n0: int, n1: int, n2: int) -> int:
     return 3 * m * n1 * (n0 + n2)
 
 
-@contextlib.contextmanager
-def threads_for(work: int, device: torch.device | str = "cpu") -> Iterator[None]:
+class threads_for:  # noqa: N801  (a context manager, named like one)
     """Run the block on one thread if ``work`` (multiply-adds per step) is small and on the CPU.
+
+    A class rather than a generator: it wraps every call of the Functions, and costs well under a
+    microsecond when it has nothing to do.
 
     Example:
         >>> import torch
-        >>> from torchtwolayer.threads import threads_for
+        >>> from torchtwolayer.threads import threads_for, user_chose_threads
         >>> before = torch.get_num_threads()
         >>> with threads_for(1000):
         ...     inside = torch.get_num_threads()
-        >>> inside == (before if before == 1 or user_chose_threads() else 1), torch.get_num_threads() == before
+        >>> inside == (before if user_chose_threads() else 1), torch.get_num_threads() == before
         (True, True)
     """
-    before = torch.get_num_threads()
-    one = torch.device(device).type == "cpu" and work < WORK_PER_THREAD and before > 1 and not user_chose_threads()
-    if one:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if one:
-            torch.set_num_threads(before)
+
+    __slots__ = ("_before", "_device", "_work")
+
+    def __init__(self, work: int, device: torch.device | str = "cpu") -> None:
+        self._work, self._device, self._before = work, device, 0
+
+    def __enter__(self) -> None:
+        before = torch.get_num_threads()
+        if (
+            before > 1
+            and self._work < WORK_PER_THREAD
+            and not _USER_ENVIRONMENT
+            and before == _TORCH_DEFAULT
+            and torch.device(self._device).type == "cpu"
+        ):
+            torch.set_num_threads(1)
+            self._before = before
+
+    def __exit__(self, *exc: object) -> None:
+        if self._before:
+            torch.set_num_threads(self._before)
+            self._before = 0
