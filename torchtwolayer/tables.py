@@ -29,7 +29,7 @@ import numpy as np
 PARQUET_SUFFIXES = (".parquet", ".pq")
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zst", ".lz4", ".br")
 BLOCK_ROWS = 65536  # rows per block of numbers handed out at once
-SEPARATORS = {";": "';'", "\t": "'\\t'", "|": "'|'"}  # what a one-column header may hide, and how to pass it
+SEPARATORS = {";": "';'", "\t": "'\\t'", "|": "'|'", ",": "','"}  # other separators, and how to pass them
 
 
 class CSVFormatError(ValueError):
@@ -57,10 +57,10 @@ def kind_of(arrow_type: Any) -> str:
         ("integer", t.is_integer),
         ("number", lambda x: t.is_floating(x) or t.is_decimal(x)),
         ("boolean", t.is_boolean),
-        ("text", lambda x: t.is_string(x) or t.is_large_string(x) or t.is_string_view(x)),
+        ("text", lambda x: t.is_string(x) or t.is_large_string(x) or getattr(t, "is_string_view", _no)(x)),
         ("category", t.is_dictionary),
         ("empty", t.is_null),
-        ("binary", lambda x: t.is_binary(x) or t.is_large_binary(x) or t.is_binary_view(x)),
+        ("binary", lambda x: t.is_binary(x) or t.is_large_binary(x) or getattr(t, "is_binary_view", _no)(x)),
     )
     return next((name for name, check in checks if check(arrow_type)), str(arrow_type))
 
@@ -179,10 +179,11 @@ def from_arrays(columns: Mapping[str, np.ndarray], description: str = "arrays") 
 class _CSV(Table):
     """A CSV file: the header and first-block types at once, the columns when loaded."""
 
-    def __init__(self, path: Path, delimiter: str) -> None:
+    def __init__(self, path: Path, delimiter: str, head: bytes) -> None:
         super().__init__(str(path), [])
         self.file, self.delimiter = path, delimiter
         self._data: _InMemory | None = None
+        self._check_separator(head.split(b"\n", 1)[0].decode("utf-8", errors="replace"))
         self._peeked = self._peek()
         self.names = list(self._peeked.names)
         self._check_header()
@@ -195,6 +196,15 @@ class _CSV(Table):
             pacsv.ParseOptions(delimiter=self.delimiter),
             pacsv.ConvertOptions(strings_can_be_null=True, **convert),
         )
+
+    def _check_separator(self, header: str) -> None:
+        """A header without the delimiter but with another separator: say which flag reads it."""
+        hidden = [sep for sep in SEPARATORS if sep in header and sep != self.delimiter]
+        if self.delimiter not in header and hidden:
+            raise CSVFormatError(
+                f"{self.path}: the header {header.strip()!r} has no {self.delimiter!r}, but the file looks separated "
+                f"by {SEPARATORS[hidden[0]]}; pass --data.delimiter {SEPARATORS[hidden[0]]}"
+            )
 
     def _peek(self) -> Any:
         """The header and the types Arrow infers from the first block."""
@@ -211,14 +221,6 @@ class _CSV(Table):
 
     def _check_header(self) -> None:
         names = self.names
-        if len(names) == 1:
-            hidden = [sep for sep in SEPARATORS if sep in names[0]]
-            if hidden:
-                sep = hidden[0]
-                raise CSVFormatError(
-                    f"{self.path}: the header {names[0]!r} is one column, but the file looks separated by "
-                    f"{SEPARATORS[sep]}; pass --data.delimiter {SEPARATORS[sep]}"
-                )
         if all(_looks_numeric(n) for n in names):
             raise CSVFormatError(
                 f"{self.path}: the first line must be a header naming the columns, but "
@@ -383,7 +385,7 @@ def open_table(path: str | Path, delimiter: str | None = None) -> Table:
             raise CSVFormatError(f"{path}: not a Parquet file (it does not start with PAR1); check the file")
         return _Parquet(path, [str(path)])
     _check_text(path, head)
-    return _CSV(path, parse_delimiter(delimiter))
+    return _CSV(path, parse_delimiter(delimiter), head)
 
 
 def _parquet_files(path: Path) -> list[str]:
@@ -443,6 +445,10 @@ def parse_delimiter(delimiter: str | None) -> str:
     if len(delimiter) != 1 or delimiter in '\r\n"':
         raise ValueError(f"delimiter must be one character such as ',' ';' '|' or '\\t', got {delimiter!r}")
     return delimiter
+
+
+def _no(arrow_type: Any) -> bool:  # a type check this pyarrow lacks
+    return False
 
 
 def _looks_numeric(text: str) -> bool:
