@@ -64,13 +64,18 @@ def test_float32_conversion_matches_numpy_and_overflows_to_inf(tmp_path):
     np.testing.assert_array_equal(X, expected)
 
 
-def test_a_column_numeric_at_first_and_text_further_down_is_read_as_text(tmp_path):
+def test_a_column_numeric_at_first_and_text_further_down(tmp_path):
+    """Numbers are streamed with the types of the first block; text further down in a column
+    meant as numbers is refused; the same column not meant as numbers is read as text."""
     path = tmp_path / "late.csv"
     with path.open("w") as f:  # more than Arrow's first 1 MiB block of numbers
-        f.write("a,b\n" + "1,2\n" * 300_000 + "2,oops\n")
+        f.write("a,b\n" + "1,2\n" * 300_000 + "1.5,oops\n")
     table = open_table(path).load(["a", "b"], numbers=["a", "b"])
+    with pytest.raises(CSVFormatError, match=r"column 'b' mixes numbers and text \('oops' after numbers"):
+        blocks(table, ["a", "b"])
+    table = open_table(path).load(["a", "b"], numbers=["a"])
     assert table.kind("a") == "number" and table.kind("b") == "text"
-    assert table.num_rows == 300_001
+    assert blocks(table, ["a"])[-1, 0] == 1.5 and table.num_rows == 300_001
 
 
 @pytest.mark.parametrize("delimiter,given", [(";", ";"), ("\t", "\\t"), ("|", "|")])

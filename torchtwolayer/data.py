@@ -97,6 +97,7 @@ class TwoLayerDataModule(LightningDataModule):
         self.Y: Tensor | None = None
         self.splits: dict[str, Tensor] = {}
         self._bounds: dict[str, tuple[int, int]] = {}
+        self._rows: np.ndarray | None = None
         self._ready: dict[str, tuple[Tensor, Tensor]] = {}
         if schema_from is not None:
             self.schema = Schema.from_state(_schema_state(schema_from))
@@ -226,10 +227,9 @@ class TwoLayerDataModule(LightningDataModule):
     def _keep(
         self, X: np.ndarray, Y: Tensor, bounds: dict[str, tuple[int, int]], rows: np.ndarray | None = None
     ) -> None:
-        self.X, self.Y = torch.from_numpy(X), Y
+        """X, Y and the splits' rows of X; ``rows``: the file rows of X's rows (predict puts them back in order)."""
+        self.X, self.Y, self._rows = torch.from_numpy(X), Y, rows
         self.splits = {name: torch.arange(a, b) for name, (a, b) in bounds.items()}
-        if rows is not None:  # predict: X's rows back in file order
-            self.splits["predict"] = torch.from_numpy(np.argsort(rows, kind="stable"))
         self._bounds = bounds
         self._ready.clear()
 
@@ -277,6 +277,8 @@ class TwoLayerDataModule(LightningDataModule):
         if self.X is None:
             self._prepare(with_target=split != "predict")
         if split not in self._ready:
+            if split == "predict" and split not in self._bounds:  # X's rows back in file order
+                self.splits[split] = torch.from_numpy(np.argsort(self._rows, kind="stable"))
             if split in self._bounds:
                 a, b = self._bounds[split]
                 self._ready[split] = (self.X[a:b], self.Y[a:b] if len(self.Y) else self.Y)

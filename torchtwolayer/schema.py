@@ -420,29 +420,40 @@ class Schema:
         count, first = np.zeros(k, dtype=np.int64), np.full(k, -1, dtype=np.int64)
         for start, block in table.float_blocks(names):
             file_rows = np.arange(start, start + len(block))
+            to = None
             if destination is not None:
                 to = destination[start : start + len(block)]
                 keep = to >= 0
-                block, file_rows, to = block[keep], file_rows[keep], to[keep]
-            infinite = np.isinf(block)
-            if infinite.any():
-                i, j = np.argwhere(infinite)[0]
-                raise CSVFormatError(
-                    f"{table.path}: column {names[j]!r} has an infinite value on row {file_rows[i] + 1} (inf, or a "
-                    "number beyond float32's range ±3.4e38); remove it, or leave the cell blank and train with "
-                    "--data.impute median"
-                )
-            nan = np.isnan(block)
-            if nan.any():
-                per_column = nan.sum(0)
-                new = (first < 0) & (per_column > 0)
-                first[new] = file_rows[nan[:, new].argmax(0)]
-                count += per_column
-            if destination is None:
+                if not keep.all():
+                    block, file_rows, to = block[keep], file_rows[keep], to[keep]
+            if not np.isfinite(block).all():
+                self._count_missing(table, names, block, file_rows, count, first)
+            if to is None:
                 X[start : start + len(block), :k] = block
+            elif k == X.shape[1]:  # whole rows: moved as one opaque item each, 3× faster than X[to] = block
+                np.put(_rows(X), to, _rows(block))
             else:
                 X[to, :k] = block
         missing.update({names[j]: (int(count[j]), int(first[j])) for j in np.flatnonzero(count)})
+
+    @staticmethod
+    def _count_missing(
+        table: Table, names: list[str], block: np.ndarray, file_rows: np.ndarray, count: np.ndarray, first: np.ndarray
+    ) -> None:
+        """Add the block's NaN (missing values) to ``count`` and ``first``; refuse ±inf."""
+        infinite = np.isinf(block)
+        if infinite.any():
+            i, j = np.argwhere(infinite)[0]
+            raise CSVFormatError(
+                f"{table.path}: column {names[j]!r} has an infinite value on row {file_rows[i] + 1} (inf, or a "
+                "number beyond float32's range ±3.4e38); remove it, or leave the cell blank and train with "
+                "--data.impute median"
+            )
+        nan = np.isnan(block)
+        per_column = nan.sum(0)
+        new = (first < 0) & (per_column > 0)
+        first[new] = file_rows[nan[:, new].argmax(0)]
+        count += per_column
 
     def _fill_one_hot(
         self,
@@ -519,9 +530,11 @@ class Schema:
             return
         count, mean, M2 = 0, np.zeros(len(columns)), np.zeros(len(columns))
         for s in range(0, len(X_train), 1 << 16):
-            B = X_train[s : s + (1 << 16)].astype(np.float64)
-            n_b, mean_b = len(B), B.mean(0)
-            M2_b = np.square(B - mean_b).sum(0)
+            B = X_train[s : s + (1 << 16)]
+            n_b = len(B)
+            mean_b = B.sum(0, dtype=np.float64) / n_b  # float64 sums: a constant column's mean is exact
+            D = B - mean_b  # float64
+            M2_b = np.einsum("ij,ij->j", D, D)
             delta, total = mean_b - mean, count + n_b
             mean = mean + delta * (n_b / total)
             M2 = M2 + M2_b + np.square(delta) * (count * n_b / total)
@@ -617,6 +630,11 @@ def _key(value: Any) -> tuple[str, Any]:
     if isinstance(value, str):
         return ("str", value)
     return ("number", value.item() if isinstance(value, np.generic) else value)
+
+
+def _rows(A: np.ndarray) -> np.ndarray:
+    """A C-contiguous 2-D array seen as a 1-D array of opaque rows (a view)."""
+    return A.view(np.dtype((np.void, A.shape[1] * A.itemsize))).reshape(-1)
 
 
 def _is_number(value: Any) -> bool:
