@@ -118,6 +118,13 @@ def test_ragged_row_names_its_line(tmp_path):
         open_table(path).load(["a", "b"])
 
 
+def test_latin_1_text_after_the_first_block_is_named(tmp_path):
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"name,a\n" + b"plain,1\n" * 200_000 + "caf\xe9,2\n".encode("latin-1"))
+    with pytest.raises(CSVFormatError, match="column 'name' is not UTF-8 text"):
+        open_table(path).load(["name", "a"], numbers=["a"])
+
+
 def test_unnamed_and_duplicated_columns(tmp_path):
     (tmp_path / "u.csv").write_text(",a,label\n0,1,0\n")  # pandas' unnamed index: fine until used
     assert open_table(tmp_path / "u.csv").names == ["", "a", "label"]
