@@ -99,10 +99,11 @@ class TwoLayerDataModule(LightningDataModule):
         self._bounds: dict[str, tuple[int, int]] = {}
         self._rows: np.ndarray | None = None
         self._ready: dict[str, tuple[Tensor, Tensor]] = {}
-        if schema_from is not None:
+        self.schema: Schema | None = None
+        if schema_from is not None:  # the checkpoint's transform; the data is read at setup
             self.schema = Schema.from_state(_schema_state(schema_from))
             self._check_against_schema(self.read_table())
-        else:
+        else:  # learn it now: the model needs the number of inputs and outputs
             self.schema = self._prepare(with_target=True)
 
     # ---------------------------------------------------------------- reading
@@ -118,9 +119,7 @@ class TwoLayerDataModule(LightningDataModule):
     def _prepare(self, with_target: bool) -> Schema:
         """Read the columns used, learn the schema if there is none yet, and build X, Y and the splits."""
         table = self.read_table()
-        schema = getattr(self, "schema", None)
-        if schema is None:
-            schema = self._new_schema(table)
+        schema = self.schema if self.schema is not None else self._new_schema(table)
         has_target = with_target and schema.target_name in table.names
         columns = [*schema.feature_names, *([schema.target_name] if has_target else [])]
         categorical = set(schema.categorical)
