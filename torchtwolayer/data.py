@@ -199,13 +199,14 @@ class TwoLayerDataModule(LightningDataModule):
         m = len(labelled)
         n_val, n_test = round(hp.val_fraction * m), round(hp.test_fraction * m)
         generator = torch.Generator().manual_seed(hp.seed)
-        if task in ("binary", "multiclass") and hp.stratify:
-            parts = _stratified(y[labelled], n_val, n_test, generator)
+        classes = task in ("binary", "multiclass")
+        if classes and hp.stratify:
+            part = _stratified(y[labelled], n_val, n_test, generator)
         else:
             order = torch.randperm(m, generator=generator).numpy()
-            n_train = m - n_val - n_test
-            parts = [order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]]
-        parts = [np.sort(p) for p in parts]
+            part = np.zeros(m, dtype=np.int8)  # 0 train, 1 val, 2 test
+            part[order[m - n_val - n_test : m - n_test]], part[order[m - n_test :]] = 1, 2
+        parts = [np.flatnonzero(part == k) for k in range(3)]  # each in file order
         n_train = len(parts[0])
         if n_train < 1:
             raise ValueError(
@@ -217,8 +218,8 @@ class TwoLayerDataModule(LightningDataModule):
                 f"batch_size={hp.batch_size} is larger than the {n_train} training rows; "
                 "use a smaller batch size, or 0 for full batch"
             )
-        if task in ("binary", "multiclass"):
-            _warn_missing_classes(y[labelled], parts[0])
+        if classes:
+            _warn_missing_classes(y[labelled], parts[0], len(schema.classes))
         ends = np.cumsum([len(p) for p in parts])
         bounds = {"train": (0, ends[0]), "val": (ends[0], ends[1]), "test": (ends[1], ends[2])}
         return labelled[np.concatenate(parts)], {k: (int(a), int(b)) for k, (a, b) in bounds.items()}
@@ -366,24 +367,23 @@ def _schema_state(path: str) -> dict[str, Any]:
     return load_checkpoint(path)[TwoLayerDataModule.__qualname__]
 
 
-def _stratified(labels: np.ndarray, n_val: int, n_test: int, generator: torch.Generator) -> list[np.ndarray]:
-    """Train, val and test positions with each class in proportion (largest remainders), and
-    at least one training row per class."""
-    classes, sizes = np.unique(labels, return_counts=True)
-    val, test = _apportion(n_val, sizes), _apportion(n_test, sizes)
-    for c in range(len(classes)):  # keep a training row of each class
-        over = val[c] + test[c] - (sizes[c] - 1)
-        cut = min(test[c], max(over, 0))
-        test[c] -= cut
-        val[c] -= max(over - cut, 0)
-    parts: list[list[np.ndarray]] = [[], [], []]
-    for c, cls in enumerate(classes):
-        rows = np.flatnonzero(labels == cls)
+def _stratified(labels: np.ndarray, n_val: int, n_test: int, generator: torch.Generator) -> np.ndarray:
+    """Each row's split (0 train, 1 val, 2 test), each class in proportion (largest remainders)
+    and keeping at least one training row."""
+    sizes = np.bincount(labels)
+    present = np.flatnonzero(sizes)
+    val, test = np.zeros_like(sizes), np.zeros_like(sizes)
+    val[present], test[present] = _apportion(n_val, sizes[present]), _apportion(n_test, sizes[present])
+    over = np.maximum(val + test - (sizes - 1), 0)  # keep a training row of each class
+    cut = np.minimum(test, over)
+    test, val = test - cut, val - (over - cut)
+    part = np.zeros(len(labels), dtype=np.int8)
+    for c in present:
+        rows = np.flatnonzero(labels == c)
         rows = rows[torch.randperm(len(rows), generator=generator).numpy()]
         n_train = sizes[c] - val[c] - test[c]
-        for part, chunk in zip(parts, np.split(rows, [n_train, n_train + val[c]]), strict=True):
-            part.append(chunk)
-    return [np.concatenate(p) for p in parts]
+        part[rows[n_train : n_train + val[c]]], part[rows[n_train + val[c] :]] = 1, 2
+    return part
 
 
 def _apportion(total: int, sizes: np.ndarray) -> np.ndarray:
@@ -395,11 +395,12 @@ def _apportion(total: int, sizes: np.ndarray) -> np.ndarray:
     return share
 
 
-def _warn_missing_classes(labels: np.ndarray, train: np.ndarray) -> None:
-    present, all_classes = np.unique(labels[train]), np.unique(labels)
-    if len(present) < len(all_classes):
+def _warn_missing_classes(labels: np.ndarray, train: np.ndarray, n_classes: int) -> None:
+    present = np.count_nonzero(np.bincount(labels[train], minlength=n_classes))
+    total = np.count_nonzero(np.bincount(labels, minlength=n_classes))
+    if present < total:
         log.warning(
-            f"warning: the training split holds {len(present)} of the {len(all_classes)} classes; the model cannot "
+            f"warning: the training split holds {present} of the {total} classes; the model cannot "
             "learn the others. Stratified splitting (--data.stratify true, the default) keeps every class in it"
         )
 
