@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from torchtwolayer import tables
 from torchtwolayer.tables import CSVFormatError, from_arrays, open_table
 
 MIXED = "id,x,n,flag,colour,empty,y\na,1.5,3,true,red,,0\nb,-2.25,4,false,,,1\nc,,5,true,blue,,0\n"
@@ -116,6 +117,23 @@ def test_ragged_row_names_its_line(tmp_path):
     path.write_text("a,b\n" + "1,2\n" * 5000 + "1,2,3\n")
     with pytest.raises(CSVFormatError, match="line 5002 has 3 fields but the header has 2 columns"):
         open_table(path).load(["a", "b"])
+
+
+def test_a_csv_read_in_many_parts_gives_the_same_table(tmp_path, monkeypatch):
+    """Parts cut at line ends; types that differ between parts (integers, then floats; numbers,
+    then text) come out as one column of the wider type."""
+    rng = np.random.default_rng(0)
+    lines = [f"{a:.5f},{i % 3},{'t' if i == 250 else i}\n" for i, a in enumerate(rng.normal(size=300))]
+    lines[290] = lines[290].replace(",2,", ",2.5,")  # an integer column with a float near the end
+    path = tmp_path / "parts.csv"
+    path.write_text("x,k,s\n" + "".join(lines))
+    whole = open_table(path).load(["x", "k", "s"], numbers=["x"])
+    monkeypatch.setattr(tables, "PART_BYTES", 100)  # about 6 lines a part
+    parts = open_table(path).load(["x", "k", "s"], numbers=["x"])
+    assert [parts.kind(c) for c in "xks"] == [whole.kind(c) for c in "xks"] == ["number", "number", "text"]
+    np.testing.assert_array_equal(blocks(parts, ["x", "k"]), blocks(whole, ["x", "k"]))
+    assert parts.factor("s").levels == whole.factor("s").levels
+    assert parts.num_rows == 300
 
 
 def test_latin_1_text_after_the_first_block_is_named(tmp_path):

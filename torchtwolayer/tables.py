@@ -29,6 +29,7 @@ import numpy as np
 PARQUET_SUFFIXES = (".parquet", ".pq")
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zst", ".lz4", ".br")
 BLOCK_ROWS = 65536  # rows per block of numbers handed out at once
+PART_BYTES = 16 << 20  # a CSV is read in parts of this size: all cores, yet little memory
 SEPARATORS = {";": "';'", "\t": "'\\t'", "|": "'|'", ",": "','"}  # other separators, and how to pass them
 
 
@@ -233,18 +234,24 @@ class _CSV(Table):
 
     def load(self, columns: Iterable[str], numbers: Iterable[str] = ()) -> Table:
         """Read the columns that are not numbers now (targets, text: small); the numbers that
-        look numeric in the first block are streamed into float32 blocks when asked for, so
-        the whole file's numbers never sit in memory besides the matrix they fill."""
+        look numeric in the first block are read into float32 blocks when asked for, one part
+        of the file at a time, so the file's numbers never sit in memory beside the matrix."""
+        import pyarrow as pa
+
         super().load(columns)
         numeric_start = {"integer", "number", "empty"}
         self._streamed = [c for c in numbers if kind_of(self._peeked.field(c).type) in numeric_start]
         kept = [c for c in self._loaded if c not in self._streamed] + self._streamed[:1]  # [:1]: the row count
         as_float = self._float32(self._streamed[:1])
         try:
-            self._data = self._stream(kept, as_float)
+            parts = list(self._parts(kept, as_float))
         except Exception as error:  # types that change after the first block: infer them from the whole file
             if _converting_column(error, self.names) is None:
                 raise self._error(error) from None
+            parts = None
+        try:  # each part inferred its own types: an integer part and a float part give floats
+            self._data = _InMemory(self.path, pa.concat_tables(parts, promote_options="permissive"))
+        except (TypeError, ValueError, pa.ArrowException):  # text in one part, numbers in another
             self._data = self._read_whole(kept, as_float)
         for name in kept:
             if self.kind(name) == "binary":
@@ -266,11 +273,35 @@ class _CSV(Table):
         read, parse, convert = self._options(include_columns=columns, column_types=column_types)
         return pacsv.open_csv(self.file, read_options=read, parse_options=parse, convert_options=convert)
 
-    def _stream(self, columns: list[str], column_types: dict[str, Any]) -> _InMemory:
-        """Read block by block with the types of the first block (Arrow's one-shot reader holds
-        about the whole file besides the columns)."""
-        with self._reader(columns, column_types) as reader:
-            return _InMemory(self.path, reader.read_all())
+    def _parts(self, columns: list[str], column_types: dict[str, Any]) -> Iterator[Any]:
+        """``columns`` as Arrow tables, one per part of the file: byte ranges of about
+        ``PART_BYTES`` cut at line ends, each read by Arrow's multi-threaded reader (a compressed
+        file cannot be cut: it is streamed block by block)."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        if self.file.suffix.lower() in COMPRESSED_SUFFIXES:
+            with self._reader(columns, column_types) as reader:
+                for batch in reader:
+                    yield pa.Table.from_batches([batch])
+            return
+        read = pacsv.ReadOptions(use_threads=True, column_names=self.names)
+        _, parse, convert = self._options(include_columns=columns, column_types=column_types)
+        for data in self._ranges():
+            yield pacsv.read_csv(pa.py_buffer(data), read_options=read, parse_options=parse, convert_options=convert)
+
+    def _ranges(self) -> Iterator[bytes]:
+        """The file below its header, in pieces of about ``PART_BYTES`` ending at line ends."""
+        with self.file.open("rb") as f:
+            f.readline()  # the header
+            start, size = f.tell(), self.file.stat().st_size
+            while start < size:
+                f.seek(start + PART_BYTES)
+                f.readline()  # to the end of the line cut
+                end = min(f.tell(), size) if start + PART_BYTES < size else size
+                f.seek(start)
+                yield f.read(end - start)
+                start = end
 
     def _read_whole(self, columns: list[str], column_types: dict[str, Any]) -> _InMemory:
         """Read with types inferred from every block; a column read as float32 that holds text
@@ -347,8 +378,8 @@ class _CSV(Table):
         return self._table_data()._type(name) if self._data is not None else self._peeked.field(name).type
 
     def _batches(self, names: list[str], rows: int) -> Iterator[Any]:
-        """Batches of ``names``: streamed columns parsed from the file now, the others sliced
-        from the loaded table alongside."""
+        """Batches of ``names``: the numbers read from the file now, part by part, the other
+        columns sliced from the loaded table alongside."""
         import pyarrow as pa
 
         streamed = [c for c in names if c in self._streamed]
@@ -356,20 +387,19 @@ class _CSV(Table):
             yield from self._table_data()._batches(names, rows)
             return
         table, start = self._table_data()._table, 0
-        with self._reader(streamed, self._float32(streamed)) as reader:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    return
-                except Exception as error:
-                    raise self._late_text(error) from None
-                for s in range(0, batch.num_rows, rows):
-                    part = batch.slice(s, rows)
-                    rest = table.slice(start, part.num_rows)
-                    columns = [part.column(c) if c in streamed else rest.column(c).combine_chunks() for c in names]
-                    yield pa.RecordBatch.from_arrays(columns, names=names)
-                    start += part.num_rows
+        parts = self._parts(streamed, self._float32(streamed))
+        while True:
+            try:
+                part = next(parts)
+            except StopIteration:
+                return
+            except Exception as error:
+                raise self._late_text(error) from None
+            for batch in part.to_batches(max_chunksize=rows):
+                rest = table.slice(start, batch.num_rows)
+                columns = [batch.column(c) if c in streamed else rest.column(c).combine_chunks() for c in names]
+                yield pa.RecordBatch.from_arrays(columns, names=names)
+                start += batch.num_rows
 
     def _late_text(self, error: BaseException) -> CSVFormatError:
         column = _converting_column(error, self.names)
