@@ -418,7 +418,8 @@ class Schema:
     ) -> None:
         k = len(names)
         count, first = np.zeros(k, dtype=np.int64), np.full(k, -1, dtype=np.int64)
-        for start, block in table.float_blocks(names):
+        for start, j, block in table.float_blocks(names):
+            columns = slice(j, j + block.shape[1])
             file_rows = np.arange(start, start + len(block))
             to = None
             if destination is not None:
@@ -427,13 +428,13 @@ class Schema:
                 if not keep.all():
                     block, file_rows, to = block[keep], file_rows[keep], to[keep]
             if not np.isfinite(block).all():
-                self._count_missing(table, names, block, file_rows, count, first)
+                self._count_missing(table, names[columns], block, file_rows, count[columns], first[columns])
             if to is None:
-                X[start : start + len(block), :k] = block
-            elif k == X.shape[1]:
+                X[start : start + len(block), columns] = block
+            elif block.shape[1] == X.shape[1]:
                 X[to] = block
             else:
-                X[to, :k] = block
+                X[to, columns] = block
         missing.update({names[j]: (int(count[j]), int(first[j])) for j in np.flatnonzero(count)})
 
     @staticmethod
