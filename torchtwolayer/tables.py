@@ -11,6 +11,10 @@ text, booleans and categories as codes into their distinct values (:meth:`Table.
 A missing value is a blank cell, one of Arrow's null spellings (``NA``, ``nan``, ``null``, ...)
 or a NaN.
 
+The numbers never sit in memory whole beside the matrix they fill: a CSV's are read in parts
+of ``PART_BYTES`` by Arrow's multi-threaded reader, a Parquet file's row group by row group, a
+few columns at a time; the peak stays near twice the float32 matrix.
+
 pyarrow is imported when a table is opened, never by ``import torchtwolayer``.
 """
 
@@ -419,7 +423,7 @@ class _CSV(Table):
 
 
 class _Parquet(Table):
-    """A Parquet file or a directory of them: columns read when asked, numbers streamed in batches."""
+    """A Parquet file or a directory of them: columns read when asked, numbers a row group at a time."""
 
     def __init__(self, path: Path, files: list[str]) -> None:
         import pyarrow.dataset as ds
