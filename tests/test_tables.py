@@ -69,16 +69,13 @@ def test_float32_conversion_matches_numpy_and_overflows_to_inf(tmp_path):
     np.testing.assert_array_equal(X, expected)
 
 
-def test_a_column_numeric_at_first_and_text_further_down(tmp_path):
-    """Numbers are streamed with the types of the first block; text further down in a column
-    meant as numbers is refused; the same column not meant as numbers is read as text."""
+def test_a_column_numeric_at_first_and_text_further_down_is_text(tmp_path):
+    """Numbers meant as float32 from the first block's look; text further down makes the column
+    text (the schema then says it mixes numbers and text), the others stay float32."""
     path = tmp_path / "late.csv"
     with path.open("w") as f:  # more than Arrow's first 1 MiB block of numbers
         f.write("a,b\n" + "1,2\n" * 300_000 + "1.5,oops\n")
     table = open_table(path).load(["a", "b"], numbers=["a", "b"])
-    with pytest.raises(CSVFormatError, match=r"column 'b' mixes numbers and text \('oops' after numbers"):
-        blocks(table, ["a", "b"])
-    table = open_table(path).load(["a", "b"], numbers=["a"])
     assert table.kind("a") == "number" and table.kind("b") == "text"
     assert blocks(table, ["a"])[-1, 0] == 1.5 and table.num_rows == 300_001
 
@@ -123,6 +120,18 @@ def test_ragged_row_names_its_line(tmp_path):
     path.write_text("a,b\n" + "1,2\n" * 5000 + "1,2,3\n")
     with pytest.raises(CSVFormatError, match="line 5002 has 3 fields but the header has 2 columns"):
         open_table(path).load(["a", "b"])
+
+
+def test_numbers_read_once_are_freed_part_by_part(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "PART_BYTES", 64)
+    path = tmp_path / "n.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{2 * i},{i % 2}\n" for i in range(100)))
+    table = open_table(path).load(["a", "b", "y"], numbers=["a", "b"], read_once=True)
+    assert len(table._numbers) > 5 and table.factor("y").levels == [0, 1]
+    np.testing.assert_array_equal(blocks(table, ["a", "b"]), np.arange(100)[:, None] * [1, 2])
+    assert table._numbers == [None] * len(table._numbers) and table.num_rows == 100
+    with pytest.raises(RuntimeError, match="read once already"):
+        blocks(table, ["a"])
 
 
 def test_a_csv_read_in_many_parts_gives_the_same_table(tmp_path, monkeypatch):

@@ -123,7 +123,7 @@ class TwoLayerDataModule(LightningDataModule):
         has_target = with_target and schema.target_name in table.names
         columns = [*schema.feature_names, *([schema.target_name] if has_target else [])]
         categorical = set(schema.categorical)
-        table.load(columns, numbers=[c for c in schema.feature_names if c not in categorical])
+        table.load(columns, numbers=[c for c in schema.feature_names if c not in categorical], read_once=True)
         if table.num_rows == 0:
             raise CSVFormatError(f"{table.path}: no data rows below the header; the file needs at least one example")
         if not has_target:

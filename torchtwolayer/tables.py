@@ -11,9 +11,9 @@ text, booleans and categories as codes into their distinct values (:meth:`Table.
 A missing value is a blank cell, one of Arrow's null spellings (``NA``, ``nan``, ``null``, ...)
 or a NaN.
 
-The numbers never sit in memory whole beside the matrix they fill: a CSV's are read in parts
-of ``PART_BYTES`` by Arrow's multi-threaded reader, a Parquet file's row group by row group, a
-few columns at a time; the peak stays near twice the float32 matrix.
+Memory stays near twice the float32 matrix: a CSV is read in parts of ``PART_BYTES`` by Arrow's
+multi-threaded reader (its one-shot reader holds about the whole file besides), numbers as
+float32; a Parquet file's numbers are read row group by row group, a few columns at a time.
 
 pyarrow is imported when a table is opened, never by ``import torchtwolayer``.
 """
@@ -84,9 +84,11 @@ class Table:
         self.path, self.names = path, names
         self._loaded: list[str] = []
 
-    def load(self, columns: Iterable[str], numbers: Iterable[str] = ()) -> Table:
+    def load(self, columns: Iterable[str], numbers: Iterable[str] = (), read_once: bool = False) -> Table:
         """Read only ``columns``; ``numbers`` are those meant as numbers (a CSV reads them as
-        float32 straight away where its first rows look numeric). Returns ``self``."""
+        float32 straight away where its first rows look numeric). ``read_once``: the numbers
+        will be read once, by :meth:`float_blocks`, which may free them as it goes (a CSV's).
+        Returns ``self``."""
         self._loaded = list(dict.fromkeys(columns))
         return self
 
@@ -192,7 +194,9 @@ class _CSV(Table):
         super().__init__(str(path), [])
         self.file, self.delimiter = path, delimiter
         self._data: _InMemory | None = None
-        self._streamed: list[str] = []
+        self._numbers: list[Any] = []  # the float32 numbers, one Arrow table per part of the file
+        self._rows = 0
+        self._read_once = False
         self._check_separator(head.split(b"\n", 1)[0].decode("utf-8", errors="replace"))
         self._peeked = self._peek()
         self.names = list(self._peeked.names)
@@ -240,28 +244,33 @@ class _CSV(Table):
         if duplicated:
             raise CSVFormatError(f"{self.path}: duplicated column names {duplicated}; give every column its own name")
 
-    def load(self, columns: Iterable[str], numbers: Iterable[str] = ()) -> Table:
-        """Read the columns that are not numbers now (targets, text: small); the numbers that
-        look numeric in the first block are read into float32 blocks when asked for, one part
-        of the file at a time, so the file's numbers never sit in memory beside the matrix."""
+    def load(self, columns: Iterable[str], numbers: Iterable[str] = (), read_once: bool = False) -> Table:
+        """Read ``columns`` in one pass, part by part; ``numbers`` that look numeric in the first
+        block are read as float32 straight away, and kept apart, part by part, so that with
+        ``read_once`` each part is freed once :meth:`float_blocks` has handed it out."""
         import pyarrow as pa
 
         super().load(columns)
+        self._read_once = read_once
         numeric_start = {"integer", "number", "empty"}
-        self._streamed = [c for c in numbers if kind_of(self._peeked.field(c).type) in numeric_start]
-        kept = [c for c in self._loaded if c not in self._streamed] + self._streamed[:1]  # [:1]: the row count
-        as_float = self._float32(self._streamed[:1])
+        as_float = self._float32(c for c in numbers if kind_of(self._peeked.field(c).type) in numeric_start)
+        others = [c for c in self._loaded if c not in as_float]
         try:
-            parts = list(self._parts(kept, as_float))
-        except Exception as error:  # types that change after the first block: infer them from the whole file
+            parts = list(self._parts(self._loaded, as_float))
+            self._rows = sum(part.num_rows for part in parts)
+            self._numbers = [part.select(list(as_float)) for part in parts]
+            rest = [part.select(others) for part in parts]
+            del parts
+        except Exception as error:  # a float32 column with text further down: infer from the whole file
             if _converting_column(error, self.names) is None:
                 raise self._error(error) from None
-            parts = None
+            rest = None
         try:  # each part inferred its own types: an integer part and a float part give floats
-            self._data = _InMemory(self.path, pa.concat_tables(parts, promote_options="permissive"))
+            self._data = _InMemory(self.path, pa.concat_tables(rest, promote_options="permissive"))
         except (TypeError, ValueError, pa.ArrowException):  # text in one part, numbers in another
-            self._data = self._read_whole(kept, as_float)
-        for name in kept:
+            self._numbers = []
+            self._data = self._read_whole(self._loaded, as_float)
+        for name in self._loaded:
             if self.kind(name) == "binary":
                 raise CSVFormatError(
                     f"{self.path}: column {name!r} is not UTF-8 text (the file may be Latin-1 or Windows-1252); "
@@ -367,7 +376,7 @@ class _CSV(Table):
 
     @property
     def num_rows(self) -> int:
-        return self._table_data().num_rows
+        return self._rows if self._numbers else self._table_data().num_rows
 
     def _table_data(self) -> _InMemory:
         if self._data is None:
@@ -375,51 +384,39 @@ class _CSV(Table):
         return self._data
 
     def _column(self, name: str) -> Any:
-        if name in self._streamed and name not in self._data.names:
-            with self._reader([name], self._float32([name])) as reader:
-                return reader.read_all().column(0)
+        import pyarrow as pa
+
+        if self._numbers and name in self._numbers[0].column_names:
+            return pa.chunked_array([c for part in self._numbers for c in part.column(name).chunks], pa.float32())
         return self._table_data()._column(name)
 
     def _type(self, name: str) -> Any:
-        if name in self._streamed:
-            return self._float32([name])[name]
+        if self._numbers and name in self._numbers[0].column_names:
+            return self._numbers[0].schema.field(name).type
         return self._table_data()._type(name) if self._data is not None else self._peeked.field(name).type
 
     def _batches(self, names: list[str], rows: int) -> Iterator[tuple[int, int, Any]]:
-        """Batches of ``names``: the numbers read from the file now, part by part, the other
-        columns sliced from the loaded table alongside."""
+        """Batches of ``names``, part by part: the float32 numbers of the part beside the other
+        columns' rows; with ``read_once``, each part of numbers freed once handed out."""
         import pyarrow as pa
 
-        streamed = [c for c in names if c in self._streamed]
-        if not streamed:
+        if not self._numbers:
             yield from self._table_data()._batches(names, rows)
             return
         table, start = self._table_data()._table, 0
-        parts = self._parts(streamed, self._float32(streamed))
-        while True:
-            try:
-                part = next(parts)
-            except StopIteration:
-                return
-            except Exception as error:
-                raise self._late_text(error) from None
+        for i, part in enumerate(self._numbers):
+            if part is None:
+                raise RuntimeError("the numbers were read once already (load(read_once=True))")
             for batch in part.to_batches(max_chunksize=rows):
                 rest = table.slice(start, batch.num_rows)
-                columns = [batch.column(c) if c in streamed else rest.column(c).combine_chunks() for c in names]
+                columns = [
+                    batch.column(c) if c in part.column_names else rest.column(c).combine_chunks() for c in names
+                ]
                 yield start, 0, pa.RecordBatch.from_arrays(columns, names=names)
                 start += batch.num_rows
-
-    def _late_text(self, error: BaseException) -> CSVFormatError:
-        column = _converting_column(error, self.names)
-        if column is None:
-            return self._error(error)
-        value = re.search(r"invalid value '(.*)'", str(error))
-        return CSVFormatError(
-            f"{self.path}: column {column!r} mixes numbers and text ({value.group(1)!r} after numbers in its first "
-            f"rows); fix the text cells, or one-hot encode it on purpose with --data.categorical [{column}]"
-            if value
-            else f"{self.path}: column {column!r} cannot be read as numbers: {error}"
-        )
+            if self._read_once:
+                self._numbers[i] = part = batch = None
+                pa.default_memory_pool().release_unused()  # mimalloc keeps freed memory otherwise
 
 
 class _Parquet(Table):
