@@ -449,8 +449,9 @@ def measure_here(reader: str, path: str) -> dict:
     t = time.perf_counter()
     data = read(path)
     seconds = time.perf_counter() - t
+    peak = max(_rss_kib("VmHWM:"), _rss_kib("VmRSS:"))
     del data
-    return {"seconds": seconds, "peak_above_start_kib": _rss_kib("VmHWM:") - start, "peak_kib": _rss_kib("VmHWM:")}
+    return {"seconds": seconds, "peak_above_start_kib": max(peak - start, 0), "peak_kib": peak}
 
 
 DATA_CHILD = """

@@ -21,7 +21,7 @@ def test_benchmark_quick_writes_every_section(tmp_path, capsys):
     assert {r["batch"] for r in results["tabular"]} == {256, 1024}
     data = {(r["file"].split()[0], r["reader"]): r for r in results["data"]}
     assert data["csv", "torchtwolayer data module"]["seconds"] > 0 and ("parquet", "torchtwolayer data module") in data
-    assert data["csv", "numpy.loadtxt"]["peak_over_matrix"] >= 0  # quick: in one process, peaks may be 0
+    assert data["csv", "numpy.loadtxt"]["peak_over_matrix"] >= 0  # quick: in one process, a peak may be 0
     assert data["goal", "numpy.loadtxt / ours ≥ 10"]["seconds"] > 0
     assert json.loads((tmp_path / "b.json").read_text())["machine"]["torch"]
     assert "### function" in (tmp_path / "b.md").read_text()
