@@ -4,6 +4,7 @@
     python scripts/benchmark.py --sections function  # one section
     python scripts/benchmark.py --markdown bench.md --json bench.json
     python scripts/benchmark.py --quick              # tiny sizes: checks the script runs
+    python scripts/benchmark.py --sections data scale  # data loading; the 10 M-row fit (files in --data-dir)
 
 Sections (all float32 on the CPU unless said):
   function  one SGD step (cost, backward, torch.optim.SGD) through TwoLayerNet.cost vs the same
@@ -23,6 +24,10 @@ Sections (all float32 on the CPU unless said):
             idle and beside one CPU-bound competing process: the slowdown
   sklearn   torchtwolayer.sklearn.TwoLayerClassifier vs MLPClassifier (hidden size 100) on scikit-learn's
             breast cancer, wine and digits: 5-fold accuracy after StandardScaler, fit time (needs scikit-learn)
+  data      reading a 1 000 000 x 33 CSV and the same Parquet file (each reader in its own process):
+            seconds and peak RSS of the package's data module vs numpy.loadtxt, pyarrow, pandas
+  scale     (not in the default run) fit for one epoch, batch 1024, on a 10 000 000 x 33 Parquet
+            file: load and epoch seconds, peak RSS against the float32 matrix
 
 Variants run interleaved in one process, several repetitions, medians.
 """
@@ -394,11 +399,11 @@ def lightning_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: 
 def _TabularData(X: torch.Tensor, Y: torch.Tensor, batch: int):
     """The package's data module over in-memory arrays (the same batching as a CSV)."""
     from torchtwolayer.data import TwoLayerDataModule
+    from torchtwolayer.tables import from_arrays
 
     class Data(TwoLayerDataModule):
-        def _load(self):
-            self.X, self.y_raw = X, Y.double()
-            return [f"x{i}" for i in range(X.shape[1])], "y", "binary", [0.0, 1.0]
+        def read_table(self):
+            return from_arrays({**{f"x{i}": X[:, i].numpy() for i in range(X.shape[1])}, "y": Y.numpy()})
 
     return Data(dataset="planar", val_fraction=0.0, batch_size=batch, standardize=False, seed=0)
 
@@ -616,6 +621,216 @@ def bench_busy(quick: bool) -> list[dict]:
     return rows
 
 
+# ------------------------------------------------------------------ data loading
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _rss_kib(field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in KiB."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field))
+
+
+def data_readers() -> dict[str, Callable[[str], object]]:
+    """Each way to read the benchmark's file into memory (the libraries imported here, before timing)."""
+    import pyarrow.compute  # what the package imports when it reads
+    import pyarrow.csv
+    import pyarrow.dataset
+    import pyarrow.parquet
+
+    from torchtwolayer.data import TwoLayerDataModule
+    from torchtwolayer.schema import Schema
+    from torchtwolayer.tables import open_table
+
+    def ours(path: str) -> object:  # what fit does: read, stratified split, fit the schema, X in split order
+        return TwoLayerDataModule(path, target="y").X
+
+    def tables(path: str) -> object:  # the reader and the transform alone: all rows, no split
+        table = open_table(path)
+        features = table.names[:-1]
+        return Schema(features, "y").fit_transform(table.load(table.names, numbers=features))
+
+    readers = {
+        "torchtwolayer data module": ours,
+        "torchtwolayer tables + schema": tables,
+        "numpy.loadtxt": lambda p: np.loadtxt(p, delimiter=",", skiprows=1, dtype=np.float32),
+        "pyarrow.csv.read_csv": pyarrow.csv.read_csv,
+        "pyarrow.parquet.read_table": pyarrow.parquet.read_table,
+    }
+    with contextlib.suppress(ImportError):  # pandas is optional
+        import pandas
+
+        readers["pandas.read_csv (pyarrow engine)"] = lambda p: pandas.read_csv(p, engine="pyarrow")
+        readers["pandas.read_csv (C engine)"] = pandas.read_csv
+        readers["pandas.read_parquet"] = pandas.read_parquet
+    return readers
+
+
+def measure_here(reader: str, path: str) -> dict:
+    """Seconds and peak RSS of one read in this process (the peak reset just before it)."""
+    read = data_readers()[reader]
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak (VmHWM) to the current RSS
+    start = _rss_kib("VmRSS:")
+    t = time.perf_counter()
+    data = read(path)
+    seconds = time.perf_counter() - t
+    peak = max(_rss_kib("VmHWM:"), _rss_kib("VmRSS:"))
+    del data
+    return {"seconds": seconds, "peak_above_start_kib": max(peak - start, 0), "peak_kib": peak}
+
+
+DATA_CHILD = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("benchmark", sys.argv[1])
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+print(json.dumps(bench.measure_here(sys.argv[2], sys.argv[3])))
+"""
+CSV_READERS = ["torchtwolayer data module", "torchtwolayer tables + schema", "pyarrow.csv.read_csv",
+               "pandas.read_csv (pyarrow engine)", "pandas.read_csv (C engine)", "numpy.loadtxt"]  # fmt: skip
+PARQUET_READERS = ["torchtwolayer data module", "pyarrow.parquet.read_table", "pandas.read_parquet"]
+
+
+def write_data_files(folder: Path, n: int, d: int = 32, seed: int = 0) -> dict[str, Path]:
+    """The same n × (d + 1) table as CSV and as Parquet: d float32 features, an integer target."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    X, Y = tabular_data(n, d, seed)
+    data = pa.table({**{f"x{i}": X[:, i].numpy() for i in range(d)}, "y": Y.numpy().astype(np.int64)})
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": folder / f"data_{n}.csv", "parquet": folder / f"data_{n}.parquet"}
+    pacsv.write_csv(data, paths["csv"], pacsv.WriteOptions(quoting_style="none"))
+    pq.write_table(data, paths["parquet"])
+    return paths
+
+
+def measure_reader(reader: str, path: Path, fresh_process: bool = True) -> dict:
+    """Seconds and peak RSS of one reader on ``path``, in a fresh process (or, to check the
+    script quickly, in this one: its peaks then depend on what ran before)."""
+    if not fresh_process:
+        return measure_here(reader, str(path))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", DATA_CHILD, __file__, reader, str(path)], capture_output=True,
+                         text=True, env=env, check=True)  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_data(n: int, reps: int, folder: Path, fresh_process: bool = True) -> list[dict]:
+    """Each reader on an n × 33 CSV and the same Parquet file: median seconds and peak RSS of
+    ``reps`` interleaved runs, each in its own process; the peak above the process's RSS before
+    reading, against the float32 feature matrix (n × 32 × 4 bytes)."""
+    has_pandas = "pandas.read_parquet" in data_readers()
+    paths = write_data_files(folder, n)
+    runs = [(fmt, r) for fmt, readers in (("csv", CSV_READERS), ("parquet", PARQUET_READERS)) for r in readers]
+    runs = [(fmt, r) for fmt, r in runs if has_pandas or not r.startswith("pandas")]
+    results: dict[tuple[str, str], list[dict]] = {run: [] for run in runs}
+    for _ in range(reps):
+        for fmt, reader in runs:
+            results[fmt, reader].append(measure_reader(reader, paths[fmt], fresh_process))
+    matrix_mib = n * 32 * 4 / 2**20
+    rows = []
+    for (fmt, reader), measured in results.items():
+        peak = statistics.median(m["peak_above_start_kib"] for m in measured) / 1024
+        rows.append({
+            "file": f"{fmt} ({paths[fmt].stat().st_size / 2**20:.0f} MiB)", "reader": reader,
+            "seconds": statistics.median(m["seconds"] for m in measured),
+            "peak_above_start_mib": peak, "peak_over_matrix": peak / matrix_mib,
+            "peak_rss_mib": statistics.median(m["peak_kib"] for m in measured) / 1024,
+        })  # fmt: skip
+    seconds = {(r["file"].split()[0], r["reader"]): r["seconds"] for r in rows}
+    ours = seconds["csv", "torchtwolayer data module"]
+    for row in rows:
+        row["vs_ours"] = row["seconds"] / seconds[row["file"].split()[0], "torchtwolayer data module"]
+    if has_pandas:
+        rows.append({"file": "goal", "reader": "ours / pandas.read_csv (pyarrow engine) ≤ 1.2",
+                     "seconds": ours / seconds["csv", "pandas.read_csv (pyarrow engine)"]})  # fmt: skip
+    rows.append(
+        {"file": "goal", "reader": "numpy.loadtxt / ours ≥ 10", "seconds": seconds["csv", "numpy.loadtxt"] / ours}
+    )
+    return rows
+
+
+SCALE_CHILD = """
+import json, sys, tempfile, time
+import lightning.pytorch as pl
+from torchtwolayer.data import TwoLayerDataModule
+from torchtwolayer.lightning_module import TwoLayerModule
+
+def rss(field):  # kB, from /proc/self/status
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+
+start = rss("VmRSS:")
+t = time.perf_counter()
+dm = TwoLayerDataModule(sys.argv[1], target="y", batch_size=1024)
+load = time.perf_counter() - t
+load_peak = rss("VmHWM:")
+model = TwoLayerModule(n_features=dm.n_features, hidden_size=64, lr=0.1)
+
+class StepTimer(pl.Callback):  # the training batches alone, without validation and epoch-end metrics
+    def on_train_epoch_start(self, trainer, module):
+        self.t = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, module):
+        self.seconds = time.perf_counter() - self.t
+
+timer = StepTimer()
+with tempfile.TemporaryDirectory() as root:
+    trainer = pl.Trainer(max_epochs=1, logger=False, default_root_dir=root, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[timer])
+    t = time.perf_counter()
+    trainer.fit(model, dm)
+    fit = time.perf_counter() - t
+print(json.dumps({
+    "rows": len(dm.X), "load_s": load, "fit_s": fit, "steps_s": timer.seconds, "steps": trainer.global_step,
+    "start_kib": start, "load_peak_kib": load_peak, "peak_kib": rss("VmHWM:"),
+    "val_acc": float(trainer.callback_metrics.get("val/acc", float("nan"))),
+}))
+"""
+
+
+def write_scale_parquet(path: Path, n: int, d: int = 32, chunk: int = 1_000_000) -> Path:
+    """n × (d + 1) as Parquet, float64 features (what pandas writes), written a million rows at a
+    time; labels from one random one-hidden-layer teacher, as in :func:`tabular_data`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(0)
+    W, v = torch.randn(d, 16, generator=g) / d**0.5, torch.randn(16, generator=g)
+    schema = pa.schema([*(pa.field(f"x{i}", pa.float64()) for i in range(d)), ("y", pa.int64())])
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, n, chunk):
+            X = torch.randn(min(chunk, n - start), d, generator=g, dtype=torch.float64)
+            y = (torch.tanh(X.float() @ W) @ v > 0).numpy().astype(np.int64)
+            writer.write_table(pa.table({**{f"x{i}": X[:, i].numpy() for i in range(d)}, "y": y}))
+    return path
+
+
+def bench_scale(n: int, folder: Path) -> list[dict]:
+    """``fit`` for one epoch at batch 1024 (64 tanh units, val 20 %) on an n × 33 Parquet file,
+    in a fresh process: seconds and peak RSS (the whole process) against the float32 matrix."""
+    path = write_scale_parquet(folder / f"scale_{n}.parquet", n)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", SCALE_CHILD, str(path)], capture_output=True, text=True, env=env,
+                         check=True)  # fmt: skip
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    matrix_mib = n * 32 * 4 / 2**20
+    return [{
+        "rows": r["rows"], "file_mib": path.stat().st_size / 2**20, "load_s": r["load_s"], "fit_epoch_s": r["fit_s"],
+        "train_batches_s": r["steps_s"],
+        "steps": r["steps"], "val_acc": r["val_acc"], "matrix_mib": matrix_mib,
+        "rss_before_mib": r["start_kib"] / 1024, "peak_after_load_mib": r["load_peak_kib"] / 1024,
+        "peak_rss_mib": r["peak_kib"] / 1024, "peak_over_matrix": r["peak_kib"] / 1024 / matrix_mib,
+    }]  # fmt: skip
+
+
 # ---------------------------------------------------------------------- output
 def machine() -> dict:
     import lightning
@@ -657,8 +872,11 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--sections", nargs="+", default=["function", "memory", "course", "tabular", "sklearn", "startup", "busy"]
+        "--sections",
+        nargs="+",
+        default=["function", "memory", "course", "tabular", "sklearn", "data", "startup", "busy"],
     )
+    parser.add_argument("--data-dir", type=Path, default=Path("benchmark_data"), help="where data/scale write files")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repetitions (for tests)")
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--device", default="cpu", help="device of the function section, e.g. cuda")
@@ -686,6 +904,11 @@ def main(argv: list[str] | None = None) -> dict:
         results["startup"] = bench_startup(reps=1 if args.quick else 5)
     if "busy" in args.sections:
         results["busy"] = bench_busy(args.quick)
+    if "data" in args.sections:
+        n, reps = (2_000, 1) if args.quick else (1_000_000, 3)
+        results["data"] = bench_data(n, reps, args.data_dir, fresh_process=not args.quick)
+    if "scale" in args.sections:
+        results["scale"] = bench_scale(20_000 if args.quick else 10_000_000, folder=args.data_dir)
     text = "\n\n".join(
         [f"machine: {json.dumps(results['machine'])}"]
         + [f"### {name}\n\n{table(rows)}" for name, rows in results.items() if name != "machine"]

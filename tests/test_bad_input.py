@@ -2,6 +2,8 @@
 error of the promised type, and creates or modifies no file. Through the ``torchtwolayer``
 command, the same input exits with status 2 and one ``torchtwolayer: error: …`` line."""
 
+import gzip
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from helpers import QUIET, files_under, last_checkpoint, write_csv
 from torchtwolayer import TwoLayerNet
 from torchtwolayer.checkpoints import load_checkpoint
 from torchtwolayer.cli import lightning_main, main
-from torchtwolayer.csv_data import CSVFormatError
+from torchtwolayer.tables import CSVFormatError
 
 
 @pytest.fixture(scope="module")
@@ -40,16 +42,32 @@ def csv_fit(text, *args):
     return setup
 
 
+def file_fit(name, data, *args):
+    """A data file of raw bytes (or made by a function of the folder), then ``fit`` on it."""
+
+    def setup(tmp, trained):
+        path = tmp / name
+        if callable(data):
+            data(path)
+        else:
+            path.write_bytes(data)
+        return ["fit", *QUIET, "--trainer.max_steps", "5", "--data.dataset", str(path), *args]
+
+    return setup
+
+
 def module(thunk):
     return lambda tmp, trained: thunk
 
 
-def predict(make_ckpt, *args):
-    """``make_ckpt(tmp, trained)`` returns the checkpoint path to predict with."""
+def predict(make_ckpt, *args, text=None):
+    """``make_ckpt(tmp, trained)`` returns the checkpoint path to predict with; ``text``: the new file."""
 
     def setup(tmp, trained):
         ckpt = make_ckpt(tmp, trained())
         new = write_csv(tmp / "new.csv", n=10, target=False)
+        if text is not None:
+            new.write_text(text)
         return ["predict", *QUIET, "--ckpt_path", str(ckpt), "--data.dataset", str(new), *args]
 
     return setup
@@ -71,7 +89,12 @@ def not_a_checkpoint(tmp, trained):
     return tmp / "plain.pt"
 
 
+def fifo(path):
+    os.mkfifo(path)
+
+
 GOOD_HEADER = "a,b,label\n"
+LONG_ROW = b"a,b,label\n1,2,0\n" + b"3," + b"x" * (1 << 21) + b",1\n"
 CASES = [
     # CLI arguments
     ("hidden size 0", cli("--model.hidden_size", "0"), ValueError, "hidden_size must be a positive integer"),
@@ -99,10 +122,18 @@ CASES = [
         "target column 'label' not found",
     ),
     ("duplicated column", csv_fit("a,label,label\n1,0,1\n"), CSVFormatError, "duplicated column names ['label']"),
-    ("text column", csv_fit(GOOD_HEADER + "1,x,0\n2,3,1\n"), CSVFormatError, "not numeric: 'b'"),
-    ("empty column", csv_fit(GOOD_HEADER + "1,,0\n2,,1\n"), CSVFormatError, "an empty cell on line 2"),
+    ("text column", csv_fit(GOOD_HEADER + "1,x,0\n2,3,1\n"), CSVFormatError, "column 'b' mixes numbers and text"),
+    ("empty column", csv_fit(GOOD_HEADER + "1,,0\n2,,1\n"), CSVFormatError, "column 'b' is empty"),
+    (
+        "blank cells",
+        csv_fit(GOOD_HEADER + "1,2,0\n2,,1\n3,4,0\n,5,1\n"),
+        CSVFormatError,
+        "missing values in 'a' (1 cell, first on row 4), 'b' (1 cell, first on row 2); remove or impute missing "
+        "values: train with --data.impute median",
+    ),
     ("NaN", csv_fit(GOOD_HEADER + "1,nan,0\n2,3,1\n"), CSVFormatError, "remove or impute missing"),
-    ("inf", csv_fit(GOOD_HEADER + "1,inf,0\n2,3,1\n"), CSVFormatError, "remove or impute missing"),
+    ("inf", csv_fit(GOOD_HEADER + "1,inf,0\n2,3,1\n"), CSVFormatError, "column 'b' has an infinite value on row 1"),
+    ("beyond float32", csv_fit(GOOD_HEADER + "1,2,0\n1e39,3,1\n"), CSVFormatError, "beyond float32's range"),
     (
         "single class",
         csv_fit(GOOD_HEADER + "1,2,1\n2,3,1\n3,1,1\n", "--data.task", "binary"),
@@ -112,6 +143,7 @@ CASES = [
     ("ragged row", csv_fit(GOOD_HEADER + "1,2,0\n2,3\n"), CSVFormatError, "line 3 has 2 fields"),
     ("empty file", csv_fit(""), CSVFormatError, "the file is empty"),
     ("header only", csv_fit(GOOD_HEADER), CSVFormatError, "no data rows"),
+    ("no header", csv_fit("1,2,0\n3,4,1\n"), CSVFormatError, "the first line must be a header"),
     (
         "target as feature",
         csv_fit(GOOD_HEADER + "1,2,0\n2,3,1\n", "--data.features", "[a,label]"),
@@ -124,6 +156,49 @@ CASES = [
         CSVFormatError,
         "feature columns ['zz'] not found",
     ),
+    ("no features", csv_fit(GOOD_HEADER + "1,2,0\n", "--data.features", "[]"), ValueError, "is an empty list"),
+    ("duplicated features", csv_fit(GOOD_HEADER + "1,2,0\n", "--data.features", "[a,a]"), ValueError, "more than once"),
+    (
+        "unknown categorical",
+        csv_fit(GOOD_HEADER + "1,2,0\n2,3,1\n", "--data.categorical", "[zz]"),
+        ValueError,
+        "--data.categorical names ['zz'], which are not features",
+    ),
+    (
+        "too many categories",
+        csv_fit("a,c,label\n1,x,0\n2,y,1\n3,z,0\n4,w,1\n", "--data.max_categories", "2", "--data.val_fraction", "0"),
+        CSVFormatError,
+        "column 'c' has 4 distinct values in the training split, above --data.max_categories 2",
+    ),
+    (
+        "continuous target as classes",
+        csv_fit(GOOD_HEADER + "1,2,0.5\n2,3,1.25\n3,4,2\n", "--data.task", "multiclass"),
+        CSVFormatError,
+        "it is continuous, not classes. Use --data.task regression",
+    ),
+    (
+        "text target regressed",
+        csv_fit(GOOD_HEADER + "1,2,x\n2,3,y\n", "--data.task", "regression"),
+        CSVFormatError,
+        "regression needs numbers",
+    ),
+    ("dates", csv_fit("a,d,label\n1,2020-01-02,0\n2,2021-03-04,1\n"), CSVFormatError, "column 'd' holds date32"),
+    ("semicolons", csv_fit("a;b;label\n1;2;0\n2;3;1\n"), CSVFormatError, "pass --data.delimiter ';'"),
+    ("bad delimiter", cli("--data.delimiter", "ab"), ValueError, "delimiter must be one character"),
+    ("directory", cli("--data.dataset", "."), CSVFormatError, "is a directory without .parquet files"),
+    ("FIFO", file_fit("pipe.csv", fifo), CSVFormatError, "is a FIFO, not a regular file"),
+    ("binary file", file_fit("data.csv", bytes(range(256)) * 8), CSVFormatError, "not a text file"),
+    ("gzip named .csv", file_fit("data.csv", gzip.compress(b"a,label\n1,0\n")), CSVFormatError, "gzip-compressed"),
+    ("UTF-16", file_fit("data.csv", "a,label\n1,0\n".encode("utf-16")), CSVFormatError, "UTF-16 text"),
+    (
+        "Latin-1",
+        file_fit("data.csv", "name,a,label\ncaf\xe9,1,0\n".encode("latin-1")),
+        CSVFormatError,
+        "data.csv: not UTF-8 text (byte 0xe9",
+    ),
+    ("line over the block", file_fit("data.csv", LONG_ROW), CSVFormatError, "longer than the reader's 1 MiB block"),
+    ("not Parquet", file_fit("data.parquet", b"a,label\n1,0\n"), CSVFormatError, "not a Parquet file"),
+    ("negative noise", cli("--data.noise", "-0.1"), ValueError, "noise must be 0 or more"),
     # arrays given to TwoLayerNet
     ("X 1-D", module(lambda: TwoLayerNet(2, 3)(torch.ones(2))), ValueError, "X.reshape(1, -1)"),
     ("X 3-D", module(lambda: TwoLayerNet(2, 3)(torch.ones(2, 2, 2))), ValueError, "must be 2-D"),
@@ -155,7 +230,19 @@ CASES = [
         "other features",
         predict(lambda tmp, trained: trained, "--data.features", "[f1,f2]"),
         ValueError,
-        "trained with n_features=3 but this run has n_features=2",
+        "the checkpoint was trained with features ['f1', 'f2', 'f3'] but --data.features gives ['f1', 'f2']",
+    ),
+    (
+        "predict file lacks a feature",
+        predict(lambda tmp, trained: trained, text="f1,f2,label\n1,2,0\n"),
+        CSVFormatError,
+        "feature columns ['f3'] not found; the model was trained on ['f1', 'f2', 'f3']",
+    ),
+    (
+        "predict file with gaps, model without imputation",
+        predict(lambda tmp, trained: trained, text="f1,f2,f3\n1,2,3\n1,,3\n"),
+        CSVFormatError,
+        "missing values in 'f2' (1 cell, first on row 2)",
     ),
     (
         "prediction file exists",

@@ -11,11 +11,12 @@ from helpers import load_script
 
 
 def test_benchmark_quick_writes_every_section(tmp_path, capsys):
-    sections = ["function", "memory", "course", "tabular", "sklearn"]
+    sections = ["function", "memory", "course", "tabular", "sklearn", "data"]
     results = load_script("benchmark").main(
-        ["--quick", "--sections", *sections, "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md")]
-    )
-    assert set(results) == {"machine", "function", "memory", "course", "tabular", "sklearn"}
+        ["--quick", "--sections", *sections, "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md"),
+         "--data-dir", str(tmp_path / "data")]
+    )  # fmt: skip
+    assert set(results) == {"machine", *sections}
     assert [r["size"].split()[0] for r in results["function"]] == ["tiny", "medium", "large"]
     assert all(r["ours_us"] > 0 and r["ratio"] > 0 for r in results["function"])
     assert "ours_over_floor" in results["function"][-1]
@@ -35,5 +36,9 @@ def test_benchmark_quick_writes_every_section(tmp_path, capsys):
     sklearn_rows = {r["variant"]: r for r in results["sklearn"]}  # quick: wine, 3 folds, 20 epochs
     assert len(sklearn_rows) == 4 and all(0 < r["accuracy"] <= 1 and r["fit_s"] > 0 for r in sklearn_rows.values())
     assert sklearn_rows["MLPClassifier (defaults: adam, relu)"]["vs_mlp_defaults"] == 0
+    data = {(r["file"].split()[0], r["reader"]): r for r in results["data"]}
+    assert data["csv", "torchtwolayer data module"]["seconds"] > 0 and ("parquet", "torchtwolayer data module") in data
+    assert data["csv", "numpy.loadtxt"]["peak_over_matrix"] >= 0  # quick: in one process, a peak may be 0
+    assert data["goal", "numpy.loadtxt / ours ≥ 10"]["seconds"] > 0
     assert json.loads((tmp_path / "b.json").read_text())["machine"]["torch"]
     assert "### function" in (tmp_path / "b.md").read_text()

@@ -91,8 +91,8 @@ class TwoLayerCLI(LightningCLI):
         parser.link_arguments("data.n_features", "model.n_features", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        """Resolve ``--ckpt_path last``; with a checkpoint, read the data schema (feature and
-        target names, task) from it."""
+        """Resolve ``--ckpt_path last``; with a checkpoint, apply its data schema (columns,
+        statistics, categories, classes) rather than learn one from the file."""
         config = self.config[self.subcommand]
         if self.subcommand != "fit":
             self.save_config_callback = None  # a run's config.yaml belongs to training runs
@@ -101,14 +101,9 @@ class TwoLayerCLI(LightningCLI):
             ckpt_path = self._resume_last(config)
         if self.subcommand == "fit" or not ckpt_path:
             return
-        state = load_checkpoint(ckpt_path).get(TwoLayerDataModule.__qualname__)
-        if state:
-            if config.data.features is None:
-                config.data.features = state["feature_names"]
-            if config.data.target is None:
-                config.data.target = state["target_name"]
-            if config.data.task == "auto" and state["task"] is not None:
-                config.data.task = state["task"]
+        load_checkpoint(ckpt_path)
+        if config.data.schema_from is None:  # the data transform the model was trained with
+            config.data.schema_from = str(ckpt_path)
 
     def after_instantiate_classes(self) -> None:
         """Build the network now when the data says what it predicts, so every process (and the
@@ -171,7 +166,7 @@ def draw_run_pictures(log_dir: str | None, model: TwoLayerModule, datamodule: Tw
         return []
     run = Path(log_dir)
     pictures = [plot_learning_curves(run)]
-    if datamodule.n_features == 2 and datamodule.task is not None:
+    if len(datamodule.schema.numeric) == datamodule.n_features == 2 and datamodule.task is not None:
         X, y = datamodule.raw_split("train")
         pictures.append(
             plot_decision_boundary(

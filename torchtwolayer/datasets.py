@@ -95,8 +95,12 @@ BUILTIN: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {
 def make_dataset(name: str, n_samples: int = 400, noise: float | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Generate the built-in data set ``name`` from ``seed``; ``noise=None`` keeps its default."""
     if name not in BUILTIN:
-        raise ValueError(f"unknown data set {name!r}: expected one of {sorted(BUILTIN)} or a path to a .csv file")
+        raise ValueError(
+            f"unknown data set {name!r}: expected one of {sorted(BUILTIN)} or the path of a .csv or .parquet file"
+        )
     if n_samples < 2:
         raise ValueError(f"n_samples must be at least 2, got {n_samples}")
+    if noise is not None and not noise >= 0:
+        raise ValueError(f"noise must be 0 or more, got {noise}")
     kwargs = {} if noise is None else {"noise": noise}
     return BUILTIN[name](n_samples, generator=torch.Generator().manual_seed(seed), **kwargs)

@@ -40,7 +40,12 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary:
 
 
 def write_csv_atomically(path: str | Path, columns: Mapping[str, np.ndarray]) -> Path:
-    """A CSV file with one column per entry of ``columns`` (all of one length)."""
+    """A CSV file with one column per entry of ``columns`` (all of one length).
+
+    Float arrays are written to 9 significant digits (exact for float32); other values as
+    Python writes them (an object array of floats: the shortest exact form), booleans as
+    ``true``/``false``.
+    """
 
     def write(f: IO[str]) -> None:
         writer = csv.writer(f)
@@ -53,4 +58,6 @@ def write_csv_atomically(path: str | Path, columns: Mapping[str, np.ndarray]) ->
 def _cells(values: np.ndarray) -> list:
     if values.dtype.kind == "f":
         return [f"{v:.9g}" for v in values.tolist()]
+    if values.dtype.kind in "bO":
+        return [("true" if v else "false") if isinstance(v, bool) else v for v in values.tolist()]
     return values.tolist()
