@@ -35,6 +35,7 @@ Variants run interleaved in one process, several repetitions, medians.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
