@@ -51,7 +51,7 @@ import torch
 import torch.nn as nn
 
 from torchtwolayer import GradientDescent, TwoLayerNet
-from torchtwolayer.datasets import planar
+from torchtwolayer.data.builtin import planar
 
 SIZES = {"tiny": (400, 2, 4), "medium": (256, 784, 256), "large": (4096, 1024, 1024)}
 QUICK_SIZES = {"tiny": (400, 2, 4), "medium": (64, 32, 16), "large": (256, 64, 64)}
@@ -244,8 +244,8 @@ def lightning_course(steps: int) -> float:
     """Seconds of ``trainer.fit`` on the flower, full batch, no validation, logger or checkpoints."""
     import lightning.pytorch as pl
 
-    from torchtwolayer.data import TwoLayerDataModule
-    from torchtwolayer.lightning_module import TwoLayerModule
+    from torchtwolayer.data.module import TwoLayerDataModule
+    from torchtwolayer.lightning.module import TwoLayerModule
 
     pl.seed_everything(0, verbose=False)
     dm = TwoLayerDataModule("planar", val_fraction=0.0, full_batch_steps=1000)
@@ -302,7 +302,7 @@ def tabular_data(n: int, d: int = 32, seed: int = 0) -> tuple[torch.Tensor, torc
 
 def _epoch_orders(n: int, epochs: int) -> list[torch.Tensor]:
     """The batch order of each epoch, the same for every variant written in PyTorch."""
-    from torchtwolayer.batches import epoch_order
+    from torchtwolayer.core.batches import epoch_order
 
     return [epoch_order(n, epoch) for epoch in range(epochs)]
 
@@ -373,7 +373,7 @@ def autograd_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: i
 def lightning_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, lr: float) -> tuple:
     import lightning.pytorch as pl
 
-    from torchtwolayer.lightning_module import TwoLayerModule
+    from torchtwolayer.lightning.module import TwoLayerModule
 
     class EpochTimer(pl.Callback):
         def __init__(self) -> None:
@@ -399,8 +399,8 @@ def lightning_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: 
 
 def _TabularData(X: torch.Tensor, Y: torch.Tensor, batch: int):
     """The package's data module over in-memory arrays (the same batching as a CSV)."""
-    from torchtwolayer.data import TwoLayerDataModule
-    from torchtwolayer.tables import from_arrays
+    from torchtwolayer.data.module import TwoLayerDataModule
+    from torchtwolayer.data.tables import from_arrays
 
     class Data(TwoLayerDataModule):
         def read_table(self):
@@ -639,9 +639,9 @@ def data_readers() -> dict[str, Callable[[str], object]]:
     import pyarrow.dataset
     import pyarrow.parquet
 
-    from torchtwolayer.data import TwoLayerDataModule
-    from torchtwolayer.schema import Schema
-    from torchtwolayer.tables import open_table
+    from torchtwolayer.data.module import TwoLayerDataModule
+    from torchtwolayer.data.schema import Schema
+    from torchtwolayer.data.tables import open_table
 
     def ours(path: str) -> object:  # what fit does: read, stratified split, fit the schema, X in split order
         return TwoLayerDataModule(path, target="y").X
@@ -757,8 +757,8 @@ def bench_data(n: int, reps: int, folder: Path, fresh_process: bool = True) -> l
 SCALE_CHILD = """
 import json, sys, tempfile, time
 import lightning.pytorch as pl
-from torchtwolayer.data import TwoLayerDataModule
-from torchtwolayer.lightning_module import TwoLayerModule
+from torchtwolayer.data.module import TwoLayerDataModule
+from torchtwolayer.lightning.module import TwoLayerModule
 
 def rss(field):  # kB, from /proc/self/status
     for line in open("/proc/self/status"):

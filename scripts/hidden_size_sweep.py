@@ -26,7 +26,7 @@ import torch
 from matplotlib.figure import Figure
 
 from torchtwolayer import GradientDescent, TwoLayerNet
-from torchtwolayer.datasets import make_dataset
+from torchtwolayer.data.builtin import make_dataset
 from torchtwolayer.plots import draw_decision_boundary, plot_decision_boundary, save
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ import torch
 from helpers import QUIET, files_under, last_checkpoint, write_csv
 
 from torchtwolayer import TwoLayerNet
-from torchtwolayer.checkpoints import load_checkpoint
-from torchtwolayer.cli import lightning_main, main
-from torchtwolayer.tables import CSVFormatError
+from torchtwolayer.data.tables import CSVFormatError
+from torchtwolayer.lightning.checkpoints import load_checkpoint
+from torchtwolayer.lightning.cli import lightning_main, main
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import QUIET, fit, last_checkpoint, weights, write_csv
 
-from torchtwolayer.cli import main
+from torchtwolayer.lightning.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,8 +78,8 @@ def test_predictions_on_the_training_file_match_the_model(tmp_path):
     assert fit("--data.dataset", str(train), "--trainer.max_steps", "50", "--data.val_fraction", "0") == 0
     ckpt = last_checkpoint()
     assert main(["predict", *QUIET, "--ckpt_path", str(ckpt), "--data.dataset", str(train), "--output", "p.csv"]) == 0
-    from torchtwolayer.data import TwoLayerDataModule
-    from torchtwolayer.lightning_module import TwoLayerModule
+    from torchtwolayer.data.module import TwoLayerDataModule
+    from torchtwolayer.lightning.module import TwoLayerModule
 
     model = TwoLayerModule.load_from_checkpoint(ckpt, weights_only=True)
     dm = TwoLayerDataModule(str(train))

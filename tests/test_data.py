@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from torchtwolayer.data import TwoLayerDataModule
+from torchtwolayer.data.module import TwoLayerDataModule
 
 
 def write(path, header, rows):

@@ -14,9 +14,9 @@ import torch
 from helpers import QUIET, fit, last_checkpoint, write_csv
 
 from torchtwolayer import TwoLayerNet
-from torchtwolayer.cli import main
 from torchtwolayer.export import export_onnx, inference_module
-from torchtwolayer.lightning_module import TwoLayerModule
+from torchtwolayer.lightning.cli import main
+from torchtwolayer.lightning.module import TwoLayerModule
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_EXTRA = "the onnx extra (onnx, onnxscript, onnxruntime) is not installed: pip install torchtwolayer[onnx]"

@@ -1,6 +1,6 @@
 """The hand-written Functions in every mode of differentiation: gradcheck and gradgradcheck with
 forward mode and batching, and each torch.func transform against the same math in
-``torch.nn.functional`` (torchtwolayer.reference) under the same transform. float64, small shapes."""
+``torch.nn.functional`` (torchtwolayer.core.reference) under the same transform. float64, small shapes."""
 
 import pytest
 import torch

@@ -6,8 +6,8 @@ import torch
 from conftest import ALL_ACTIVATIONS, ALL_HEADS, make_problem
 
 from torchtwolayer import reference_cost, reference_logits, two_layer, two_layer_cost
-from torchtwolayer.activations import get_activation
-from torchtwolayer.equations import backward
+from torchtwolayer.core.activations import get_activation
+from torchtwolayer.core.equations import backward
 
 SHAPES = [(1, 1, 1, 1), (1, 3, 2, 1), (7, 1, 1, 1), (5, 4, 3, 2), (2, 1, 5, 3), (33, 10, 16, 5)]
 

@@ -11,15 +11,15 @@ from conftest import ALL_ACTIVATIONS, ALL_HEADS, make_problem
 from torchtwolayer import (
     GradientDescent,
     TwoLayerNet,
-    equations,
     gradient_descent_step,
     reference_cost,
     reference_logits,
 )
-from torchtwolayer.activations import get_activation
-from torchtwolayer.gradient_descent import prepare_target
-from torchtwolayer.heads import get_head
-from torchtwolayer.loader import InMemoryBatches
+from torchtwolayer.core import equations
+from torchtwolayer.core.activations import get_activation
+from torchtwolayer.core.gradient_descent import prepare_target
+from torchtwolayer.core.heads import get_head
+from torchtwolayer.data.loader import InMemoryBatches
 
 
 def twin_nets(n0, n1, n2, activation, output, dtype=torch.float64):
@@ -47,7 +47,7 @@ def test_fused_steps_equal_autograd_and_sgd(activation, output):
 
 
 def test_run_reports_costs_at_the_cadence_and_learns_the_flower():
-    from torchtwolayer.datasets import planar
+    from torchtwolayer.data.builtin import planar
 
     X, y = planar(generator=torch.Generator().manual_seed(1))
     net = TwoLayerNet(2, 4, init="course", seed=2)
@@ -77,7 +77,7 @@ def test_gradient_descent_step_equals_one_sgd_step():
 @pytest.mark.parametrize("batch_size", [None, 8], ids=["full-batch", "batch-8"])
 def test_the_tape_computes_the_gradients_of_the_equations_module(output, batch_size):
     """The tape keeps its own layout (examples as columns) but its gradients are the note's,
-    as :mod:`torchtwolayer.equations` computes them for the same batch."""
+    as :mod:`torchtwolayer.core.equations` computes them for the same batch."""
     n2 = 2 if output != "identity" else 1
     X, Y, _ = make_problem(17, 3, 4, n2, output, x_grad=False)
     net, _ = twin_nets(3, 4, n2, "relu", output)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from helpers import QUIET, fit, weights
 
-from torchtwolayer.cli import lightning_main
-from torchtwolayer.lightning_module import DivergenceError
+from torchtwolayer.lightning.cli import lightning_main
+from torchtwolayer.lightning.module import DivergenceError
 
 # Checkpoints are written at the end of every epoch: 20 steps in full-batch mode here, and
 # 10 batches of 32 of moons' 320 training rows. Each run is killed mid-epoch, after a checkpoint.
@@ -86,7 +86,7 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_p
 
 
 def test_a_save_that_dies_midway_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
-    from torchtwolayer.checkpoints import AtomicCheckpointIO
+    from torchtwolayer.lightning.checkpoints import AtomicCheckpointIO
 
     path = tmp_path / "last.ckpt"
     io = AtomicCheckpointIO()

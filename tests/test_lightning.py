@@ -3,7 +3,7 @@
 import pytest
 from helpers import fit
 
-from torchtwolayer.function import TwoLayerCost
+from torchtwolayer.core.function import TwoLayerCost
 
 
 @pytest.mark.parametrize("data", [["--data.batch_size", "0"], ["--data.dataset", "moons", "--data.batch_size", "32"]])

@@ -9,8 +9,8 @@ import torch
 from helpers import ROOT, load_script
 
 from torchtwolayer import GradientDescent, TwoLayerNet
-from torchtwolayer.cli import main
-from torchtwolayer.datasets import make_dataset
+from torchtwolayer.data.builtin import make_dataset
+from torchtwolayer.lightning.cli import main
 from torchtwolayer.plots import plot_decision_boundary, plot_learning_curves
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from torchtwolayer.schema import Schema, label_text
-from torchtwolayer.tables import CSVFormatError, from_arrays
+from torchtwolayer.data.schema import Schema, label_text
+from torchtwolayer.data.tables import CSVFormatError, from_arrays
 
 
 def table(**columns):

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from torchtwolayer import tables
-from torchtwolayer.tables import CSVFormatError, from_arrays, open_table
+from torchtwolayer.data import tables
+from torchtwolayer.data.tables import CSVFormatError, from_arrays, open_table
 
 MIXED = "id,x,n,flag,colour,empty,y\na,1.5,3,true,red,,0\nb,-2.25,4,false,,,1\nc,,5,true,blue,,0\n"
 

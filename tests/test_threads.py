@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from torchtwolayer import threads
-from torchtwolayer.threads import WORK_PER_THREAD, threads_for
+from torchtwolayer.core import threads
+from torchtwolayer.core.threads import WORK_PER_THREAD, threads_for
 
 
 @pytest.fixture

@@ -1,13 +1,13 @@
 """torchtwolayer: the one-hidden-layer network with a hand-written, verified backward."""
 
-from .activations import ACTIVATIONS
-from .function import TwoLayer, TwoLayerCost, two_layer, two_layer_cost, two_layer_cost_and_logits
-from .gradient_descent import GradientDescent, gradient_descent_step
-from .heads import HEADS
-from .init import INITS
-from .module import TwoLayerNet
-from .per_sample import PerSampleGradients, per_sample_grads, register_opacus
-from .reference import reference_cost, reference_logits
+from .core.activations import ACTIVATIONS
+from .core.function import TwoLayer, TwoLayerCost, two_layer, two_layer_cost, two_layer_cost_and_logits
+from .core.gradient_descent import GradientDescent, gradient_descent_step
+from .core.heads import HEADS
+from .core.initializers import INITS
+from .core.module import TwoLayerNet
+from .core.per_sample import PerSampleGradients, per_sample_grads, register_opacus
+from .core.reference import reference_cost, reference_logits
 
 __all__ = [
     "ACTIVATIONS",

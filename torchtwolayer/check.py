@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .activations import ACTIVATIONS
-from .function import two_layer, two_layer_cost
-from .heads import HEADS
-from .reference import reference_cost, reference_logits
-from .threads import step_work, threads_for
+from .core.activations import ACTIVATIONS
+from .core.function import two_layer, two_layer_cost
+from .core.heads import HEADS
+from .core.reference import reference_cost, reference_logits
+from .core.threads import step_work, threads_for
 
 ScalarFn = Callable[..., Tensor]
 

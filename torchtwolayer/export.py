@@ -36,9 +36,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .checkpoints import find_last_checkpoint, load_checkpoint
-from .heads import get_head
-from .module import TwoLayerNet
+from .core.heads import get_head
+from .core.module import TwoLayerNet
+from .lightning.checkpoints import find_last_checkpoint, load_checkpoint
 
 INPUT_NAME = "features"
 OUTPUT_NAMES = {"binary": "probabilities", "multiclass": "probabilities", "regression": "values"}
@@ -132,9 +132,9 @@ def inference_module(ckpt: str | Path | dict[str, Any]) -> Predictor:
     """The :class:`Predictor` of a checkpoint (a path, or what :func:`load_checkpoint` returned),
     in float32 and eval mode: raw features in, probabilities or target values out.
     """
-    from .data import TwoLayerDataModule
-    from .lightning_module import TwoLayerModule
-    from .plot_command import _init_args
+    from .data.module import TwoLayerDataModule
+    from .lightning.module import TwoLayerModule
+    from .lightning.plot_command import _init_args
 
     if not isinstance(ckpt, dict):
         ckpt = load_checkpoint(ckpt)
@@ -195,7 +195,7 @@ def export_onnx(
     onnx, ort = _import_onnx(check)
     output = _writable(output, overwrite)
     ckpt = load_checkpoint(find_last_checkpoint("runs", "torchtwolayer") if str(ckpt_path) == "last" else ckpt_path)
-    from .data import TwoLayerDataModule
+    from .data.module import TwoLayerDataModule
 
     data_state = ckpt[TwoLayerDataModule.__qualname__]
     predictor = inference_module(ckpt)
@@ -204,7 +204,7 @@ def export_onnx(
     data = proto.SerializeToString()
     if check:
         _check_against_torch(ort, data, predictor)
-    from .io import write_atomically
+    from .files import write_atomically
 
     return write_atomically(output, lambda f: f.write(data), binary=True)
 

@@ -79,7 +79,7 @@ def draw_decision_boundary(
 
 def save(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     """Write ``fig`` as a PNG, through a temporary file, and return the path."""
-    from .io import write_atomically
+    from .files import write_atomically
 
     FigureCanvasAgg(fig)
     return write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=dpi), binary=True)

@@ -43,14 +43,14 @@ try:
 except ImportError as error:  # test_sklearn hides scikit-learn to check this message
     raise ImportError("torchtwolayer.sklearn needs scikit-learn: pip install torchtwolayer[sklearn]") from error
 
-from .activations import ACTIVATIONS
-from .batches import epoch_order
-from .function import two_layer
-from .gradient_descent import GradientDescent
-from .heads import get_head
-from .init import INITS
-from .module import TwoLayerNet
-from .threads import threads_for
+from .core.activations import ACTIVATIONS
+from .core.batches import epoch_order
+from .core.function import two_layer
+from .core.gradient_descent import GradientDescent
+from .core.heads import get_head
+from .core.initializers import INITS
+from .core.module import TwoLayerNet
+from .core.threads import threads_for
 
 __all__ = ["TwoLayerClassifier", "TwoLayerRegressor"]
 

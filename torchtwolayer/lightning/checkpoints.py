@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from .data import TwoLayerDataModule
-from .io import write_atomically
+from ..data.module import TwoLayerDataModule
+from ..files import write_atomically
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from .activations import get_activation
 from .function import cost_and_logits, logits
 from .heads import get_head
-from .init import check_init, init_layer
+from .initializers import check_init, init_layer
 from .validation import check_input, check_target, values
 
 

@@ -26,7 +26,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
 
-from .datasets import BUILTIN, make_dataset
+from .builtin import BUILTIN, make_dataset
 from .loader import InMemoryBatches
 from .schema import Impute, Schema, Task
 from .tables import PARQUET_SUFFIXES, CSVFormatError, Table, from_arrays, open_table, parse_delimiter
@@ -304,7 +304,7 @@ class TwoLayerDataModule(LightningDataModule):
 
     def write_predictions(self, A2: Tensor, path: str | Path) -> Path:
         """One CSV row per input row: the prediction, then class probabilities; written atomically."""
-        from .io import write_csv_atomically
+        from ..files import write_csv_atomically
 
         return write_csv_atomically(path, self.decode(A2))
 
@@ -362,7 +362,7 @@ class TwoLayerDataModule(LightningDataModule):
 
 
 def _schema_state(path: str) -> dict[str, Any]:
-    from .checkpoints import load_checkpoint
+    from ..lightning.checkpoints import load_checkpoint
 
     return load_checkpoint(path)[TwoLayerDataModule.__qualname__]
 

@@ -34,9 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _boundary(args: argparse.Namespace) -> Path:
-    from .data import TwoLayerDataModule
-    from .lightning_module import TwoLayerModule
-    from .plots import plot_decision_boundary
+    from ..data.module import TwoLayerDataModule
+    from ..plots import plot_decision_boundary
+    from .module import TwoLayerModule
 
     ckpt = load_checkpoint(args.ckpt_path)
     model = TwoLayerModule(**_init_args(TwoLayerModule, ckpt["hyper_parameters"]))
@@ -58,6 +58,6 @@ def _init_args(cls: type, saved: dict) -> dict:
 
 
 def _curves(args: argparse.Namespace) -> Path:
-    from .plots import plot_learning_curves
+    from ..plots import plot_learning_curves
 
     return plot_learning_curves(args.run, args.output)

@@ -15,7 +15,7 @@ def epoch_order(m: int, epoch: int, seed: int = 0, shuffle: bool = True, out: Te
     """The permutation of ``range(m)`` used in ``epoch`` (written into ``out`` when given).
 
     Example:
-        >>> from torchtwolayer.batches import epoch_order
+        >>> from torchtwolayer.core.batches import epoch_order
         >>> epoch_order(5, epoch=0, shuffle=False).tolist()
         [0, 1, 2, 3, 4]
         >>> bool((epoch_order(5, epoch=3, seed=1) == epoch_order(5, epoch=3, seed=1)).all())

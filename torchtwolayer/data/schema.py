@@ -23,7 +23,7 @@ holds them loads with ``torch.load(weights_only=True)``.
 
 Example:
     >>> import numpy as np
-    >>> from torchtwolayer.tables import from_arrays
+    >>> from torchtwolayer.data.tables import from_arrays
     >>> table = from_arrays({"size": np.array([1.0, 2.0, 3.0, 4.0]),
     ...                      "colour": np.array(["red", "blue", "red", "red"]),
     ...                      "species": np.array(["a", "b", "a", "b"])})

@@ -18,9 +18,9 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningCLI
 
+from ..data.module import TwoLayerDataModule
 from .checkpoints import AtomicCheckpointIO, find_last_checkpoint, load_checkpoint
-from .data import TwoLayerDataModule
-from .lightning_module import TwoLayerModule
+from .module import TwoLayerModule
 
 PROGRESS_REFRESH_STEPS = 50
 DESCRIPTION = """Train, evaluate and use the one-hidden-layer network with the hand-written backward.
@@ -160,7 +160,7 @@ def _saved_checkpoint(trainer: Trainer) -> str:
 
 def draw_run_pictures(log_dir: str | None, model: TwoLayerModule, datamodule: TwoLayerDataModule) -> list[Path]:
     """Learning curves, and the decision boundary when the data has 2 features, in the run's folder."""
-    from .plots import plot_decision_boundary, plot_learning_curves
+    from ..plots import plot_decision_boundary, plot_learning_curves
 
     if not log_dir or not (Path(log_dir) / "metrics.csv").is_file():
         return []
@@ -247,7 +247,7 @@ def main(args: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["check"]:
-        from .check import main as check_main
+        from ..check import main as check_main
 
         return check_main(argv[1:])
     if argv[:1] == ["plot"]:
@@ -255,7 +255,7 @@ def main(args: Sequence[str] | None = None) -> int:
 
         return plot_main(argv[1:])
     if argv[:1] == ["export"]:
-        from .export import main as export_main
+        from ..export import main as export_main
 
         return export_main(argv[1:])
     try:

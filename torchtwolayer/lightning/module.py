@@ -17,8 +17,8 @@ from torchmetrics.classification import (
 )
 from torchmetrics.regression import MeanSquaredError, R2Score
 
-from .data import TwoLayerDataModule
-from .module import TwoLayerNet
+from ..core.module import TwoLayerNet
+from ..data.module import TwoLayerDataModule
 
 TaskName = Literal["binary", "multiclass", "regression"]
 HEAD_OF_TASK = {"binary": "sigmoid", "multiclass": "softmax", "regression": "identity"}

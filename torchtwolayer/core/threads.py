@@ -52,7 +52,7 @@ class threads_for:  # noqa: N801  (a context manager, named like one)
 
     Example:
         >>> import torch
-        >>> from torchtwolayer.threads import threads_for, user_chose_threads
+        >>> from torchtwolayer.core.threads import threads_for, user_chose_threads
         >>> before = torch.get_num_threads()
         >>> with threads_for(1000):
         ...     inside = torch.get_num_threads()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 from torch import Tensor
 
-from .batches import epoch_order
+from ..core.batches import epoch_order
 
 
 class InMemoryBatches:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .data import TwoLayerDataModule
-from .lightning_module import TwoLayerModule, make_metrics
+from ..data.module import TwoLayerDataModule
+from .module import TwoLayerModule, make_metrics
 
 
 @torch.no_grad()

@@ -1,0 +1,1 @@
+"""Lightning: the LightningModule, checkpoints, the ``torchtwolayer`` LightningCLI and the plot command."""
