@@ -577,7 +577,7 @@ README_STEP = """
 import time, torch
 from torchtwolayer import TwoLayerNet
 X = torch.randn(400, 2); Y = (X[:, 0] * X[:, 1] > 0).float()
-net = TwoLayerNet(n_x=2, n_h=8, seed=0); opt = torch.optim.SGD(net.parameters(), lr=1.0)
+net = TwoLayerNet(n0=2, n1=8, seed=0); opt = torch.optim.SGD(net.parameters(), lr=1.0)
 def step():
     opt.zero_grad(); net.cost(X, Y).backward(); opt.step()
 for _ in range(50): step()

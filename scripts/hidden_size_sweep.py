@@ -36,21 +36,21 @@ SIZES = (1, 2, 3, 4, 5, 20, 50)
 README_START, README_END = "<!-- sweep-table:start -->", "<!-- sweep-table:end -->"
 
 
-def train(dataset: str, activation: str, n_h: int, steps: int, lr: float, seed: int) -> dict:
+def train(dataset: str, activation: str, n1: int, steps: int, lr: float, seed: int) -> dict:
     """One network trained on the whole data set; its accuracy, final cost and the pieces to draw it."""
     X_raw, y = make_dataset(dataset, 400, seed=seed)
     X_raw = X_raw.double()
     mean, std = X_raw.mean(0), X_raw.std(0)
     X = (X_raw - mean) / std
     n_classes = int(y.max()) + 1
-    n_y, output = (1, "sigmoid") if n_classes == 2 else (n_classes, "softmax")
-    net = TwoLayerNet(2, n_h, n_y, activation, output, init="course", seed=seed, dtype=torch.float64)
+    n2, output = (1, "sigmoid") if n_classes == 2 else (n_classes, "softmax")
+    net = TwoLayerNet(2, n1, n2, activation, output, init="course", seed=seed, dtype=torch.float64)
     GradientDescent(net, X, y, lr).run(steps)
     accuracy = (net.predict(X) == y).double().mean().item()
     return {
         "dataset": dataset,
         "activation": activation,
-        "hidden size": n_h,
+        "hidden size": n1,
         "training accuracy": accuracy,
         "final cost": net.cost(X, y).item(),
         "_net": net,
@@ -88,7 +88,7 @@ def figure(rows: Sequence[dict], path: Path, panel: float = 2.4) -> Path:
         ax = axes[groups.index((r["dataset"], r["activation"])), sizes.index(r["hidden size"])]
         X_raw, y, transform = r["_data"]
         draw_decision_boundary(ax, r["_net"], X_raw, y, transform, resolution=120)
-        ax.set_title(f"{r['dataset']}, {r['activation']}, n_h={r['hidden size']}\n"
+        ax.set_title(f"{r['dataset']}, {r['activation']}, n1={r['hidden size']}\n"
                      f"acc {100 * r['training accuracy']:.1f} %", fontsize=8)  # fmt: skip
         ax.set_xticks([])
         ax.set_yticks([])

@@ -17,8 +17,8 @@ from torchtwolayer import (
 )
 from torchtwolayer.core import equations
 from torchtwolayer.core.activations import get_activation
-from torchtwolayer.core.gradient_descent import prepare_target
 from torchtwolayer.core.heads import get_head
+from torchtwolayer.core.targets import dense_target
 from torchtwolayer.data.loader import InMemoryBatches
 
 
@@ -85,7 +85,7 @@ def test_the_tape_computes_the_gradients_of_the_equations_module(output, batch_s
     gd = GradientDescent(net, X, Y, lr=0.1, batch_size=batch_size, seed=2)
     gd.step()
     idx = gd.epoch_order(0)[: batch_size or 17]
-    Xb, Yb = X[idx], prepare_target(net, X, Y)[idx]
+    Xb, Yb = X[idx], dense_target(net._as_target(Y, X), net.n2, X.dtype)[idx]
     g = get_activation("relu")
     A1 = equations.hidden(Xb, W1, b1, g)
     dZ2 = (get_head(output).link(equations.output(A1, W2, b2)) - Yb) / len(idx)  # the note's dZ2, with its 1/m

@@ -19,7 +19,7 @@ def test_parameters_have_the_notes_names_and_nn_linear_shapes():
 
 def test_repr_names_the_settings():
     net = TwoLayerNet(2, 4, activation="relu", output="identity", init="kaiming")
-    assert "n_x=2, n_h=4, n_y=1, activation='relu', output='identity', init='kaiming'" in repr(net)
+    assert "n0=2, n1=4, n2=1, activation='relu', output='identity', init='kaiming'" in repr(net)
 
 
 def test_course_init_is_small_normal_weights_and_zero_biases():

@@ -27,10 +27,10 @@ def toy():
     return net, X, y
 
 
-@pytest.mark.parametrize("output,n_y", [("sigmoid", 1), ("softmax", 3), ("identity", 1)])
-def test_decision_boundary_png_has_the_requested_size(tmp_path, output, n_y):
+@pytest.mark.parametrize("output,n2", [("sigmoid", 1), ("softmax", 3), ("identity", 1)])
+def test_decision_boundary_png_has_the_requested_size(tmp_path, output, n2):
     X, y = make_dataset("blobs" if output == "softmax" else "moons", 90, seed=0)
-    net = TwoLayerNet(2, 4, n_y, output=output, seed=0)
+    net = TwoLayerNet(2, 4, n2, output=output, seed=0)
     y_plot = y.float() if output == "identity" else y
     path = plot_decision_boundary(net, X, y_plot, tmp_path / "b.png", size=(4, 3), dpi=50)
     assert png_shape(path) == (150, 200)

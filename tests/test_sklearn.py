@@ -129,7 +129,7 @@ def test_string_labels_round_trip_and_columns_follow_classes():
     names = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
     clf = TwoLayerClassifier(hidden_size=8, batch_size="full", lr=0.5, max_iter=100, random_state=0).fit(X, names)
     assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
-    assert clf.net_.output == "softmax" and clf.net_.n_y == 3
+    assert clf.net_.output == "softmax" and clf.net_.n2 == 3
     P = clf.predict_proba(X)
     assert P.shape == (80, 3) and np.allclose(P.sum(1), 1)
     assert (clf.predict(X) == clf.classes_[P.argmax(1)]).all()
@@ -141,7 +141,7 @@ def test_binary_labels_use_one_sigmoid_output():
     X, y = binary_data()
     labels = np.where(y == 1, "yes", "no")
     clf = TwoLayerClassifier(hidden_size=4, batch_size="full", lr=0.5, max_iter=50, random_state=0).fit(X, labels)
-    assert clf.net_.output == "sigmoid" and clf.net_.n_y == 1
+    assert clf.net_.output == "sigmoid" and clf.net_.n2 == 1
     Z2 = clf.decision_function(X)  # the logits, (n,)
     assert Z2.shape == (60,)
     P = clf.predict_proba(X)
@@ -155,7 +155,7 @@ def test_multilabel_indicator_goes_to_one_sigmoid_per_label():
     X, Y = make_multilabel_classification(80, 5, n_classes=4, random_state=0)
     clf = TwoLayerClassifier(hidden_size=16, batch_size="full", lr=0.5, max_iter=200, random_state=0)
     clf.fit(StandardScaler().fit_transform(X), Y)
-    assert clf.net_.output == "sigmoid" and clf.net_.n_y == 4
+    assert clf.net_.output == "sigmoid" and clf.net_.n2 == 4
     X = StandardScaler().fit_transform(X)
     assert clf.predict(X).shape == Y.shape and set(np.unique(clf.predict(X))) <= {0, 1}
     assert clf.predict_proba(X).shape == Y.shape and clf.decision_function(X).shape == Y.shape
@@ -165,7 +165,7 @@ def test_multilabel_indicator_goes_to_one_sigmoid_per_label():
 def test_multi_output_regression_uses_one_identity_output_per_target():
     X, Y = make_regression(100, 4, n_targets=3, noise=0.1, random_state=0)
     reg = TwoLayerRegressor(hidden_size=16, batch_size="full", lr=0.1, max_iter=300, random_state=0).fit(X, Y / 100)
-    assert reg.net_.output == "identity" and reg.net_.n_y == 3
+    assert reg.net_.output == "identity" and reg.net_.n2 == 3
     assert reg.predict(X).shape == (100, 3)
     assert reg.score(X, Y / 100) > 0.95
 

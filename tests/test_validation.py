@@ -82,9 +82,9 @@ BAD = [
         ValueError,
         "(5, 1)",
     ),
-    ("n_h zero", lambda: TwoLayerNet(2, 0), ValueError, "n_h must be a positive integer"),
-    ("n_x float", lambda: TwoLayerNet(2.5, 3), ValueError, "n_x must be a positive integer"),
-    ("softmax module n_y=1", lambda: TwoLayerNet(2, 3, output="softmax"), ValueError, "n_y >= 2"),
+    ("n1 zero", lambda: TwoLayerNet(2, 0), ValueError, "n1 must be a positive integer"),
+    ("n0 float", lambda: TwoLayerNet(2.5, 3), ValueError, "n0 must be a positive integer"),
+    ("softmax module n2=1", lambda: TwoLayerNet(2, 3, output="softmax"), ValueError, "n2 >= 2"),
     ("unknown init", lambda: TwoLayerNet(2, 3, init="zeros"), ValueError, "unknown init"),
     ("module wrong features", lambda: TwoLayerNet(2, 3)(torch.ones(4, 3)), ValueError, "n0 = 2"),
     (

@@ -91,8 +91,8 @@ class Predictor(nn.Module):
         y_mean, y_std: the regression target's standardisation (0 and 1 for classifiers).
 
     Shape:
-        - Input features: (m, n_x), raw
-        - Output: (m, n_y): probabilities (sigmoid, softmax heads) or values (identity head)
+        - Input features: (m, n0), raw
+        - Output: (m, n2): probabilities (sigmoid, softmax heads) or values (identity head)
 
     Example:
         >>> import torch
@@ -109,8 +109,8 @@ class Predictor(nn.Module):
         self.y_mean, self.y_std = float(y_mean), float(y_std)
 
     def forward(self, features: Tensor) -> Tensor:
-        X = self.preprocess(features)  # (m, n_x)
-        A2 = get_head(self.net.output).link(self.net(X))  # (m, n_y)
+        X = self.preprocess(features)  # (m, n0)
+        A2 = get_head(self.net.output).link(self.net(X))  # (m, n2)
         if self.net.output == "identity":
             return A2 * self.y_std + self.y_mean  # back to the target's units
         return A2
@@ -143,9 +143,9 @@ def inference_module(ckpt: str | Path | dict[str, Any]) -> Predictor:
     data_state = ckpt[TwoLayerDataModule.__qualname__]
     preprocess = preprocessing_module(data_state)
     n_features = len(data_state["feature_names"])
-    if model.net.n_x != n_features:
+    if model.net.n0 != n_features:
         raise ValueError(
-            f"the checkpoint's network takes {model.net.n_x} features but its data module has {n_features}; "
+            f"the checkpoint's network takes {model.net.n0} features but its data module has {n_features}; "
             "the checkpoint is inconsistent: export another one"
         )
     return Predictor(preprocess, model.net, data_state["y_mean"], data_state["y_std"]).float().eval()

@@ -114,7 +114,7 @@ def plot_decision_boundary(
     fig = Figure(figsize=size)
     ax = fig.add_subplot()
     draw_decision_boundary(ax, model, X, y, transform, feature_names)
-    ax.set_title(title or f"{net.n_h} hidden {net.activation} units, {net.output} output")
+    ax.set_title(title or f"{net.n1} hidden {net.activation} units, {net.output} output")
     fig.tight_layout()
     return save(fig, path, dpi)
 

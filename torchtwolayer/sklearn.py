@@ -234,9 +234,9 @@ class _TwoLayerEstimator(BaseEstimator):
         init_seed, order_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))  # drawn on every call, used or not
         if first_pass:
             self._initialize(X.shape[1], Y.shape[1], X.dtype, init_seed)
-        elif Y.shape[1] != self.net_.n_y:
+        elif Y.shape[1] != self.net_.n2:
             raise ValueError(
-                f"y has {Y.shape[1]} output columns but the fitted network has {self.net_.n_y}; "
+                f"y has {Y.shape[1]} output columns but the fitted network has {self.net_.n2}; "
                 "fit from scratch (warm_start=False) to change the outputs"
             )
         else:
@@ -384,7 +384,7 @@ class _TwoLayerEstimator(BaseEstimator):
         """The logits Z2 (n_samples, n_outputs), in X's floating dtype."""
         net = self.net_
         Xt = _as_tensor(X, net.W1)
-        work = X.shape[0] * net.n_h * (net.n_x + net.n_y)  # multiply-adds of the forward pass
+        work = X.shape[0] * net.n1 * (net.n0 + net.n2)  # multiply-adds of the forward pass
         with torch.no_grad(), threads_for(work, Xt.device):
             Z2 = two_layer(Xt, net.W1, net.b1, net.W2, net.b2, net.activation)
         return Z2.cpu().numpy().astype(X.dtype, copy=False)
@@ -487,7 +487,7 @@ class TwoLayerClassifier(ClassifierMixin, _TwoLayerEstimator):
         >>> X, y = load_iris(return_X_y=True)
         >>> clf = TwoLayerClassifier(hidden_size=16, batch_size=30, random_state=0).fit(X, y)
         >>> clf.net_
-        TwoLayerNet(n_x=4, n_h=16, n_y=3, activation='tanh', output='softmax', init='xavier')
+        TwoLayerNet(n0=4, n1=16, n2=3, activation='tanh', output='softmax', init='xavier')
         >>> clf.predict_proba(X[:2]).shape, bool(clf.score(X, y) > 0.9)
         ((2, 3), True)
     """

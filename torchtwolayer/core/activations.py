@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch._C._functorch import is_functorch_wrapped_tensor
 from torch.autograd import forward_ad
@@ -25,16 +27,19 @@ aten = torch.ops.aten
 
 @dataclass(frozen=True)
 class Activation:
-    """A hidden activation g.
+    """A hidden activation g: everything the package knows of it, in one place.
 
     ``forward_(Z1)`` returns A1 = g(Z1) and may overwrite Z1. ``backward(dA1, A1)``
     returns dA1 ⊙ g′(Z1) through ATen's fused kernel ``backward_op`` (identity: dA1);
     ``backward_(dA1, A1)`` writes it over dA1, for the fused step without autograd.
+    ``reference`` is g in ``torch.nn.functional``, left to autograd (the independent check);
+    ``gain`` names it for ``nn.init.calculate_gain`` (Xavier and Kaiming initialisations).
     """
 
     name: str
     forward_: Callable[[Tensor], Tensor]
-    derivative: str  # g′ written with A1, for docs and the README
+    reference: Callable[[Tensor], Tensor]
+    gain: str
     backward_op: Callable[..., Tensor] | None = None
     backward_args: tuple = ()
 
@@ -78,19 +83,21 @@ def _tanh_(Z1: Tensor) -> Tensor:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("tanh", _tanh_, "1 − A1²", aten.tanh_backward),
-        Activation("sigmoid", torch.sigmoid_, "A1 (1 − A1)", aten.sigmoid_backward),
-        Activation("relu", torch.relu_, "1 if A1 > 0 else 0", aten.threshold_backward, (0,)),
+        Activation("tanh", _tanh_, F.tanh, "tanh", aten.tanh_backward),  # g′ = 1 − A1²
+        Activation("sigmoid", torch.sigmoid_, F.sigmoid, "sigmoid", aten.sigmoid_backward),  # g′ = A1 (1 − A1)
+        Activation("relu", torch.relu_, F.relu, "relu", aten.threshold_backward, (0,)),  # g′ = [A1 > 0]
         Activation(
             "leaky_relu",
-            lambda Z1: torch.nn.functional.leaky_relu_(Z1, LEAKY_RELU_SLOPE),
-            f"1 if A1 > 0 else {LEAKY_RELU_SLOPE}",
-            aten.leaky_relu_backward,
+            lambda Z1: F.leaky_relu_(Z1, LEAKY_RELU_SLOPE),
+            lambda Z1: F.leaky_relu(Z1, LEAKY_RELU_SLOPE),
+            "leaky_relu",
+            aten.leaky_relu_backward,  # g′ = 1 if A1 > 0 else the slope
             (LEAKY_RELU_SLOPE, True),  # True: the second argument is the output A1
         ),
-        Activation("identity", _identity, "1"),
+        Activation("identity", _identity, _identity, "linear"),  # g′ = 1
     )
 }
+ActivationName = Literal[tuple(ACTIVATIONS)]  # the names, for type hints and the command line's choices
 
 
 def get_activation(name: str) -> Activation:

@@ -30,9 +30,10 @@ from torch.autograd import Function, forward_ad
 
 from . import equations
 from .activations import ACTIVATIONS, get_activation
-from .heads import HEADS, as_dense_target, get_head
+from .heads import HEADS, get_head
+from .targets import check_target, dense_target
 from .threads import step_work, threads_for
-from .validation import check_parameters, check_target
+from .validation import check_parameters
 
 _transforms_active = torch._C._are_functorch_transforms_active
 
@@ -144,7 +145,7 @@ class TwoLayerCost(_Function):
         A1 = equations.hidden(X, W1, b1, ACTIVATIONS[activation])  # (m, n1)
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
         Zc = Z2 if Z2.dtype == cost_dtype else Z2.to(cost_dtype)
-        J = HEADS[output].cost(Zc, as_dense_target(Y, W2.shape[0], cost_dtype))  # ()
+        J = HEADS[output].cost(Zc, dense_target(Y, W2.shape[0], cost_dtype))  # ()
         return J, Z2, A1
 
     @staticmethod
@@ -210,7 +211,7 @@ def _in_cost_dtype(Z2: Tensor, Y: Tensor, n2: int, cost_dtype: torch.dtype) -> t
     """Z2 and Y dense (m, n2), both in the cost's dtype (Z2 differs from it under autocast)."""
     if Z2.dtype != cost_dtype:
         Z2 = Z2.to(cost_dtype)
-    return Z2, as_dense_target(Y, n2, cost_dtype)
+    return Z2, dense_target(Y, n2, cost_dtype)
 
 
 def logits(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str) -> Tensor:

@@ -10,8 +10,6 @@ each batch's rows are gathered into the tape's buffers with ``index_select(..., 
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 from functools import partial
 
@@ -20,26 +18,13 @@ from torch import Tensor
 
 from .activations import Activation, get_activation
 from .batches import epoch_order
-from .heads import Head, as_dense_target, get_head
+from .heads import Head, get_head
 from .module import TwoLayerNet
+from .targets import dense_target
 from .threads import step_work, threads_for
-from .validation import check_parameters, check_target
+from .validation import finite_number, positive_int, positive_number
 
 Op = Callable[[], object]
-
-
-def prepare_target(net: TwoLayerNet, X: Tensor, Y: Tensor, check_values: bool = True) -> Tensor:
-    """Check X and Y against ``net`` and return Y as a dense (m, n2) tensor of X's dtype.
-
-    ``check_values=False`` is for batches of data checked when it was loaded (the data
-    module's): no check at all, only the reshaping.
-    """
-    if check_values:
-        check_parameters(X, net.W1, net.b1, net.W2, net.b2)
-        Y = check_target(Y, X.shape[0], net.n_y, get_head(net.output), X.dtype)
-    elif Y.dim() == 1 and Y.is_floating_point():  # already checked: only the (m,) → (m, 1) view
-        Y = Y.unsqueeze(1)
-    return as_dense_target(Y, net.n_y, X.dtype)
 
 
 class _Tape:
@@ -158,7 +143,7 @@ class GradientDescent:
         self.net, self.lr, self.seed, self.shuffle = net, float(lr), seed, shuffle
         self.momentum, self.nesterov, self.weight_decay = float(momentum), nesterov, float(weight_decay)
         self.X = net._as_input(X)
-        self.Y = prepare_target(net, self.X, Y)
+        self.Y = dense_target(net._as_target(Y, self.X), net.n2, self.X.dtype)  # (m, n2)
         self.w = _check_sample_weight(sample_weight, self.X)
         self._versions = self._data_versions()
         m = self.X.shape[0]
@@ -168,7 +153,7 @@ class GradientDescent:
         self.grads = [torch.empty_like(p) for p in self.params]
         self.velocity = [torch.zeros_like(p) for p in self.params] if self.momentum else []
         self._tapes = self._make_tapes()
-        self._work = step_work(self.batch_size, net.n_x, net.n_h, net.n_y)
+        self._work = step_work(self.batch_size, net.n0, net.n1, net.n2)
 
     # ------------------------------------------------------------------ tapes
     @property
@@ -310,24 +295,13 @@ def _check_arguments(
 ) -> None:
     if not isinstance(net, TwoLayerNet):
         raise TypeError(f"GradientDescent trains a TwoLayerNet, got {type(net).__name__}")
-    if not _finite("lr", lr) > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    if not 0 <= _finite("momentum", momentum) < 1:
-        raise ValueError(f"momentum must be in [0, 1) (from 1 on, the steps grow without bound), got {momentum!r}")
+    positive_number("lr", lr)
+    finite_number("momentum", momentum, 0.0, 1.0)  # from 1 on, the steps grow without bound
+    finite_number("weight_decay", weight_decay, 0.0)
     if nesterov and not momentum:
         raise ValueError("nesterov=True needs a momentum above 0")
-    if _finite("weight_decay", weight_decay) < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive integer, or None for full batch; got {batch_size!r}")
-
-
-def _finite(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    if batch_size is not None:
+        positive_int("batch_size", batch_size)
 
 
 def _check_sample_weight(w: object, X: Tensor) -> Tensor | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +106,7 @@ HEADS: dict[str, Head] = {
         ),
     )
 }
+HeadName = Literal[tuple(HEADS)]
 
 
 def get_head(name: str) -> Head:
@@ -112,13 +114,3 @@ def get_head(name: str) -> Head:
     if not isinstance(name, str) or name not in HEADS:
         raise ValueError(f"unknown output head {name!r}: expected one of {sorted(HEADS)}")
     return HEADS[name]
-
-
-def as_dense_target(Y: Tensor, n2: int, dtype: torch.dtype) -> Tensor:
-    """Y as an (m, n2) tensor of ``dtype``: class indices become one-hot rows.
-
-    Compared with ``arange``, not ``F.one_hot``, whose range check reads the data (``.item()``),
-    which torch.func's transforms forbid: the range is checked once, at the boundary."""
-    if not Y.is_floating_point():
-        return (Y.unsqueeze(1) == torch.arange(n2, device=Y.device)).to(dtype)  # (m, n2)
-    return Y

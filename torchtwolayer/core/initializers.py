@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from .activations import LEAKY_RELU_SLOPE
+from .activations import ACTIVATIONS, LEAKY_RELU_SLOPE
 
 INITS = ("course", "xavier", "kaiming", "pytorch")
-_KAIMING_NONLINEARITY = {
-    "tanh": "tanh",
-    "sigmoid": "sigmoid",
-    "relu": "relu",
-    "leaky_relu": "leaky_relu",
-    "identity": "linear",
-}
+InitName = Literal[INITS]  # the names, for type hints and the command line's choices
 
 
 def check_init(init: str) -> str:
@@ -41,7 +36,7 @@ def init_layer(
     - ``pytorch``: ``nn.Linear``'s default, W and b ~ U(−1/√n_in, 1/√n_in)
     """
     check_init(init)
-    nonlinearity = _KAIMING_NONLINEARITY[activation]
+    nonlinearity = ACTIVATIONS[activation].gain
     if init == "course":
         W.normal_(0.0, 0.01, generator=generator)
     elif init == "xavier":

@@ -13,13 +13,8 @@ from .activations import get_activation
 from .function import cost_and_logits, logits
 from .heads import get_head
 from .initializers import check_init, init_layer
-from .validation import check_input, check_target, values
-
-
-def _check_size(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from .targets import check_target, checked_target
+from .validation import check_allocation, check_input, positive_int, values
 
 
 class TwoLayerNet(nn.Module):
@@ -37,9 +32,10 @@ class TwoLayerNet(nn.Module):
     gradients in closed form: :func:`~torchtwolayer.per_sample.per_sample_grads`).
 
     Args:
-        n_x: number of input features n0.
-        n_h: number of hidden units n1.
-        n_y: number of outputs n2 (1 for binary; the number of classes for ``softmax``).
+        n0: inputs, the note's n[0] (n_x): features per example.
+        n1: hidden units, the note's n[1].
+        n2: outputs, the note's n[2]: 1 for binary or one regression target; the number of
+            classes for ``softmax``; one per label for multi-label.
         activation: hidden activation g: ``tanh``, ``sigmoid``, ``relu``, ``leaky_relu``, ``identity``.
         output: head: ``sigmoid`` (binary, multi-label), ``softmax`` (multi-class),
             ``identity`` (regression).
@@ -50,28 +46,28 @@ class TwoLayerNet(nn.Module):
         device, dtype: where and in which floating dtype the parameters live.
 
     Shape:
-        - Input X: (m, n_x)
-        - Output Z2: (m, n_y)
+        - Input X: (m, n0)
+        - Output Z2: (m, n2)
 
     Attributes:
-        W1: hidden weights, (n_h, n_x).  b1: hidden biases, (n_h,).
-        W2: output weights, (n_y, n_h).  b2: output biases, (n_y,).
+        W1: hidden weights, (n1, n0).  b1: hidden biases, (n1,).
+        W2: output weights, (n2, n1).  b2: output biases, (n2,).
 
     Example:
         >>> import torch
         >>> from torchtwolayer import TwoLayerNet
         >>> net = TwoLayerNet(2, 4, seed=0)
         >>> net
-        TwoLayerNet(n_x=2, n_h=4, n_y=1, activation='tanh', output='sigmoid', init='xavier')
+        TwoLayerNet(n0=2, n1=4, n2=1, activation='tanh', output='sigmoid', init='xavier')
         >>> net(torch.zeros(3, 2)).shape
         torch.Size([3, 1])
     """
 
     def __init__(
         self,
-        n_x: int,
-        n_h: int,
-        n_y: int = 1,
+        n0: int,
+        n1: int,
+        n2: int = 1,
         activation: str = "tanh",
         output: str = "sigmoid",
         init: str = "xavier",
@@ -81,25 +77,23 @@ class TwoLayerNet(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.n_x, self.n_h, self.n_y = (
-            _check_size("n_x", n_x),
-            _check_size("n_h", n_h),
-            _check_size("n_y", n_y),
-        )
+        self.n0, self.n1, self.n2 = positive_int("n0", n0), positive_int("n1", n1), positive_int("n2", n2)
         self.activation = get_activation(activation).name
         self.output = get_head(output).name
-        if self.output == "softmax" and self.n_y < 2:
+        if self.output == "softmax" and self.n2 < 2:
             raise ValueError(
-                "output='softmax' needs n_y >= 2 (one output per class); "
-                "for two classes use output='sigmoid' with n_y=1"
+                "output='softmax' needs n2 >= 2 (one output per class); for two classes use output='sigmoid' with n2=1"
             )
         self.init = check_init(init)
         self._checked: dict[str, tuple[weakref.ref, int]] = {}  # see _seen
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.W1 = nn.Parameter(torch.empty(self.n_h, self.n_x, **factory))
-        self.b1 = nn.Parameter(torch.empty(self.n_h, **factory))
-        self.W2 = nn.Parameter(torch.empty(self.n_y, self.n_h, **factory))
-        self.b2 = nn.Parameter(torch.empty(self.n_y, **factory))
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        n_parameters = self.n1 * (self.n0 + 1) + self.n2 * (self.n1 + 1)
+        check_allocation(f"TwoLayerNet(n0={n0}, n1={n1}, n2={n2})", n_parameters * itemsize, device)
+        self.W1 = nn.Parameter(torch.empty(self.n1, self.n0, **factory))
+        self.b1 = nn.Parameter(torch.empty(self.n1, **factory))
+        self.W2 = nn.Parameter(torch.empty(self.n2, self.n1, **factory))
+        self.b2 = nn.Parameter(torch.empty(self.n2, **factory))
         if generator is None and seed is not None:
             generator = torch.Generator(device=self.W1.device).manual_seed(seed)
         self.reset_parameters(generator)
@@ -110,25 +104,29 @@ class TwoLayerNet(nn.Module):
         init_layer(self.W2, self.b2, self.init, "identity", generator)
 
     def forward(self, X: Tensor) -> Tensor:
-        """The logits Z2, shape (m, n_y)."""
+        """The logits Z2, shape (m, n2)."""
         X = self._as_input(X)
         return logits(X, self.W1, self.b1, self.W2, self.b2, self.activation)
 
-    def cost(self, X: Tensor, Y: Tensor) -> Tensor:
-        """J = (1/m) Σ L(A2, Y) through the fused Function (see :func:`two_layer_cost`)."""
-        X = self._as_input(X)
-        Y = self._as_target(Y, X)
-        return cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)[0]
+    def cost(self, X: Tensor, Y: Tensor, checked: bool = False) -> Tensor:
+        """J = (1/m) Σ L(A2, Y) through the fused Function (see :func:`two_layer_cost`).
 
-    def cost_and_logits(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+        ``checked=True`` says X and Y come from data whose every value was checked when it was
+        loaded (the data module's batches): then nothing is read or checked again."""
+        return self.cost_and_logits(X, Y, checked)[0]
+
+    def cost_and_logits(self, X: Tensor, Y: Tensor, checked: bool = False) -> tuple[Tensor, Tensor]:
         """J and the logits Z2 computed on the way (not differentiable): one forward for loss and metrics."""
-        X = self._as_input(X)
-        Y = self._as_target(Y, X)
+        if checked:
+            Y = checked_target(Y)
+        else:
+            X = self._as_input(X)
+            Y = self._as_target(Y, X)
         return cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
 
     @torch.no_grad()
     def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:
-        """A2 = head(Z2): probabilities for sigmoid/softmax heads, values for identity. (m, n_y)."""
+        """A2 = head(Z2): probabilities for sigmoid/softmax heads, values for identity. (m, n2)."""
         X = self._as_input(X)
         return get_head(self.output).link(self(X))
 
@@ -136,15 +134,15 @@ class TwoLayerNet(nn.Module):
     def predict(self, X: Tensor | np.ndarray) -> Tensor:
         """Labels or values.
 
-        sigmoid: 0/1 labels (A2 > 0.5), shape (m,) when n_y = 1, else (m, n_y);
-        softmax: class indices (m,); identity: values, (m,) when n_y = 1, else (m, n_y).
+        sigmoid: 0/1 labels (A2 > 0.5), shape (m,) when n2 = 1, else (m, n2);
+        softmax: class indices (m,); identity: values, (m,) when n2 = 1, else (m, n2).
         """
         X = self._as_input(X)
         Z2 = self(X)
         if self.output == "softmax":
             return Z2.argmax(1)
         Y_hat = (Z2 > 0).long() if self.output == "sigmoid" else Z2  # σ(Z2) > 0.5 ⇔ Z2 > 0
-        return Y_hat.squeeze(1) if self.n_y == 1 else Y_hat
+        return Y_hat.squeeze(1) if self.n2 == 1 else Y_hat
 
     def _as_target(self, Y: Tensor, X: Tensor) -> Tensor:
         """Y checked for the head (its values once per tensor, see :meth:`_seen`)."""
@@ -152,7 +150,7 @@ class TwoLayerNet(nn.Module):
         if not seen:
             Y_values = values(Y)
             seen = Y_values is not Y and self._seen("Y", Y_values)
-        Y_checked = check_target(Y, X.shape[0], self.n_y, get_head(self.output), X.dtype, check_values=not seen)
+        Y_checked = check_target(Y, X.shape[0], self.n2, get_head(self.output), X.dtype, check_values=not seen)
         if not seen:
             self._remember("Y", Y_values)
         return Y_checked
@@ -164,7 +162,7 @@ class TwoLayerNet(nn.Module):
         W1 = self.W1
         if not isinstance(X, Tensor):
             X = torch.as_tensor(np.asarray(X), dtype=W1.dtype, device=W1.device)
-        X = check_input(X, self.n_x)
+        X = check_input(X, self.n0)
         if X.dtype != W1.dtype or X.device != W1.device:
             raise TypeError(
                 f"X is {X.dtype} on {X.device} but the network's parameters are {W1.dtype} on "
@@ -195,6 +193,6 @@ class TwoLayerNet(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"n_x={self.n_x}, n_h={self.n_h}, n_y={self.n_y}, activation={self.activation!r}, "
+            f"n0={self.n0}, n1={self.n1}, n2={self.n2}, activation={self.activation!r}, "
             f"output={self.output!r}, init={self.init!r}"
         )

@@ -25,8 +25,9 @@ from torch import Tensor, nn
 from . import equations
 from .activations import ACTIVATIONS
 from .equations import PerSampleGradients
-from .heads import HEADS, as_dense_target
+from .heads import HEADS
 from .module import TwoLayerNet
+from .targets import dense_target
 
 __all__ = ["PerSampleGradients", "per_sample_grads", "register_opacus"]
 
@@ -45,8 +46,8 @@ def per_sample_grads(net: TwoLayerNet, X: Tensor, Y: Tensor) -> PerSampleGradien
         Y: targets, as :meth:`TwoLayerNet.cost` takes them.
 
     Shape:
-        - X: (m, n_x)
-        - Output: ``W1`` (m, n_h, n_x), ``b1`` (m, n_h), ``W2`` (m, n_y, n_h), ``b2`` (m, n_y):
+        - X: (m, n0)
+        - Output: ``W1`` (m, n1, n0), ``b1`` (m, n1), ``W2`` (m, n2, n1), ``b2`` (m, n2):
           a named tuple keyed like ``net.named_parameters()`` (``._asdict()`` gives the dict).
 
     Example:
@@ -62,12 +63,12 @@ def per_sample_grads(net: TwoLayerNet, X: Tensor, Y: Tensor) -> PerSampleGradien
         True
     """
     X = net._as_input(X)
-    Y = as_dense_target(net._as_target(Y, X), net.n_y, X.dtype)  # (m, n_y)
+    Y = dense_target(net._as_target(Y, X), net.n2, X.dtype)  # (m, n2)
     g, head = ACTIVATIONS[net.activation], HEADS[net.output]
     with torch.no_grad():
-        A1 = equations.hidden(X, net.W1, net.b1, g)  # (m, n_h)
-        Z2 = equations.output(A1, net.W2, net.b2)  # (m, n_y)
-        dZ2 = equations.output_delta(Z2, Y, head, 1.0)  # (m, n_y): each example's own A2 − Y
+        A1 = equations.hidden(X, net.W1, net.b1, g)  # (m, n1)
+        Z2 = equations.output(A1, net.W2, net.b2)  # (m, n2)
+        dZ2 = equations.output_delta(Z2, Y, head, 1.0)  # (m, n2): each example's own A2 − Y
         return equations.per_sample_backward(dZ2, X, A1, net.W2, g)
 
 
@@ -95,12 +96,12 @@ def register_opacus() -> None:
 
 def _opacus_grad_sampler(net: TwoLayerNet, activations: list[Tensor], backprops: Tensor) -> dict[nn.Parameter, Tensor]:
     """Opacus's ``grad_sampler`` signature: the module, its inputs ``[X]`` from the forward hook,
-    and ``backprops`` = ∂loss/∂Z2 (m, n_y) from the backward hook, already multiplied by m
+    and ``backprops`` = ∂loss/∂Z2 (m, n2) from the backward hook, already multiplied by m
     under ``loss_reduction="mean"``, so that each row is dZ2_i = ∂L_i/∂Z2_i."""
-    X = activations[0].to(backprops.dtype)  # (m, n_x)
+    X = activations[0].to(backprops.dtype)  # (m, n0)
     g = ACTIVATIONS[net.activation]
     with torch.no_grad():
-        A1 = equations.hidden(X, net.W1, net.b1, g)  # (m, n_h)
+        A1 = equations.hidden(X, net.W1, net.b1, g)  # (m, n1)
         grads = equations.per_sample_backward(backprops, X, A1, net.W2, g)
     params = (net.W1, net.b1, net.W2, net.b2)
     return {p: gs for p, gs in zip(params, grads, strict=True) if p.requires_grad}

@@ -6,20 +6,12 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from .activations import LEAKY_RELU_SLOPE
-
-_G = {
-    "tanh": F.tanh,
-    "sigmoid": F.sigmoid,
-    "relu": F.relu,
-    "leaky_relu": lambda z: F.leaky_relu(z, LEAKY_RELU_SLOPE),
-    "identity": lambda z: z,
-}
+from .activations import ACTIVATIONS
 
 
 def reference_logits(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str = "tanh") -> Tensor:
     """Z2 through ``F.linear`` and autograd."""
-    return F.linear(_G[activation](F.linear(X, W1, b1)), W2, b2)
+    return F.linear(ACTIVATIONS[activation].reference(F.linear(X, W1, b1)), W2, b2)
 
 
 def reference_cost(

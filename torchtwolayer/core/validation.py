@@ -10,15 +10,13 @@ under the wrappers, and the checks read that, outside the transform, all of it.
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
+
 import torch
 from torch import Tensor
 from torch._C._functorch import get_unwrapped, is_functorch_wrapped_tensor
-
-from .heads import Head
-
-
-def _is_compiling() -> bool:
-    return torch.compiler.is_compiling()
 
 
 def values(t: Tensor) -> Tensor:
@@ -89,76 +87,56 @@ def check_parameters(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor) 
         raise ValueError(f"b2 must have shape (n2,) = ({n2},), got {tuple(b2.shape)}")
 
 
-def check_target(Y: object, m: int, n2: int, head: Head, dtype: torch.dtype, check_values: bool = True) -> Tensor:
-    """Y in the form ``head`` needs; returns it as (m, n2) floats, or (m,) class indices.
-
-    - sigmoid: values in [0, 1], shape (m, n2), or (m,) when n2 = 1;
-      integer or bool 0/1 labels are cast to X's dtype.
-    - softmax: class indices (m,) in [0, n2), or probabilities (m, n2) whose rows sum to 1.
-    - identity: shape (m, n2), or (m,) when n2 = 1.
-    """
-    Y = check_tensor("Y", Y)
-    check_values = check_values and not _is_compiling()
-    if Y.is_complex():
-        raise TypeError(f"Y must be real, got dtype {Y.dtype}")
-    if head.name == "softmax":
-        return _check_softmax_target(Y, m, n2, dtype, check_values)
-    if not Y.is_floating_point():
-        Y = Y.to(dtype)
-    elif Y.dtype != dtype:
-        raise TypeError(f"Y has dtype {Y.dtype} but X has dtype {dtype}; use Y.to(X.dtype)")
-    if Y.dim() == 1 and n2 == 1:
-        Y = Y.unsqueeze(1)  # (m,) -> (m, 1)
-    if tuple(Y.shape) != (m, n2):
-        one_d = " or (m,)" if n2 == 1 else ""
-        raise ValueError(
-            f"Y for the {head.name!r} head must have shape (m, n2) = ({m}, {n2}){one_d}; got {tuple(Y.shape)}"
-        )
-    if head.name == "sigmoid" and check_values:
-        lo, hi = (v.item() for v in torch.aminmax(values(Y.detach())))
-        if not 0 <= lo <= hi <= 1:  # also catches NaN
-            raise ValueError(
-                "Y for the 'sigmoid' head must lie in [0, 1] (binary or multi-label targets); "
-                f"got values from {lo:g} to {hi:g}. "
-                "For regression use output='identity'; for classes use output='softmax'"
-            )
-    return Y
+def positive_int(name: str, value: object) -> int:
+    """``value`` as an int ≥ 1 (not a bool, not a float), or a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
-def _check_softmax_target(Y: Tensor, m: int, n2: int, dtype: torch.dtype, check_values: bool) -> Tensor:
-    if n2 < 2:
+def finite_number(name: str, value: object, low: float = -math.inf, high: float = math.inf) -> float:
+    """``value`` as a finite float in [low, high), or a clear error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if not low <= value < high:
+        bounds = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g})"
+        raise ValueError(f"{name} must be {bounds}, got {value!r}")
+    return float(value)
+
+
+def positive_number(name: str, value: object) -> float:
+    """``value`` as a finite float > 0 (a learning rate, a scale)."""
+    if not finite_number(name, value) > 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return float(value)
+
+
+def check_allocation(what: str, n_bytes: int, device: torch.device | str | None = None) -> None:
+    """A ``ValueError`` naming ``what`` when ``n_bytes`` cannot fit in ``device``'s memory, before
+    torch tries (and fails deep inside, or the system starts swapping)."""
+    device = torch.device(device if device is not None else "cpu")
+    if device.type == "cuda":
+        available = torch.cuda.mem_get_info(device)[1]
+    elif device.type == "cpu":
+        available = _physical_memory()
+    else:
+        return
+    if n_bytes > available:
         raise ValueError(
-            f"the 'softmax' head needs n2 >= 2 outputs (one per class), got n2 = {n2}; "
-            "for two classes with one output use output='sigmoid'"
+            f"{what} needs {_size(n_bytes)} but {device.type} memory is {_size(available)}; make it smaller"
         )
-    if Y.dtype == torch.bool or (not Y.is_floating_point() and Y.dim() != 1):
-        raise TypeError(
-            f"Y for the 'softmax' head must be class indices (m,) of an integer dtype "
-            f"or probabilities (m, n2) of X's dtype; got dtype {Y.dtype}, shape {tuple(Y.shape)}"
-        )
-    if not Y.is_floating_point():
-        if tuple(Y.shape) != (m,):
-            raise ValueError(f"class indices Y must have shape (m,) = ({m},), got {tuple(Y.shape)}")
-        lo, hi = (v.item() for v in torch.aminmax(values(Y))) if check_values else (0, 0)
-        if not 0 <= lo <= hi < n2:
-            raise ValueError(
-                f"class indices Y must lie in [0, {n2 - 1}] for n2 = {n2} classes; got values from {lo} to {hi}"
-            )
-        return Y.long()
-    if Y.dtype != dtype:
-        raise TypeError(f"Y has dtype {Y.dtype} but X has dtype {dtype}; use Y.to(X.dtype)")
-    if tuple(Y.shape) != (m, n2):
-        raise ValueError(
-            f"probability targets Y for the 'softmax' head must have shape (m, n2) = "
-            f"({m}, {n2}); got {tuple(Y.shape)}. Class indices have shape (m,) and an integer dtype"
-        )
-    if check_values:
-        tol = 1e-4 if dtype in (torch.float16, torch.bfloat16, torch.float32) else 1e-8
-        Y_ = Y.detach()
-        ok = ((Y_ >= 0) & (Y_ <= 1)).all(1) & ((Y_.sum(1) - 1).abs() <= tol)  # (m,), False at NaN
-        if not values(ok).all():
-            raise ValueError(
-                "probability targets Y for the 'softmax' head must lie in [0, 1] with each row "
-                "summing to 1 (one-hot or soft labels); pass class indices as an integer tensor"
-            )
-    return Y
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: no check
+        return 1 << 62
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+    raise AssertionError  # unreachable
