@@ -42,7 +42,7 @@ def autocast_and_compile() -> bool:
 
 
 def short_fit() -> bool:
-    from torchtwolayer.lightning.cli import main
+    from torchtwolayer.commands import main
 
     with tempfile.TemporaryDirectory() as runs:
         args = ["fit", "--trainer.accelerator", "gpu", "--trainer.devices", "1", "--trainer.max_steps", "2000",

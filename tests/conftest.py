@@ -39,7 +39,7 @@ def _fixed_seed():
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory) -> tuple[Path, str]:
     """``torchtwolayer fit`` with no arguments, run once for the whole session: its folder and output."""
-    from torchtwolayer.lightning.cli import main
+    from torchtwolayer.commands import main
 
     folder = tmp_path_factory.mktemp("default_fit")
     out, cwd = io.StringIO(), os.getcwd()

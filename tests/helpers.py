@@ -9,7 +9,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from torchtwolayer.lightning.cli import main
+from torchtwolayer.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import QUIET, fit, last_checkpoint, weights, write_csv
 
-from torchtwolayer.lightning.cli import main
+from torchtwolayer.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,8 +29,9 @@ def test_default_fit_reaches_90_percent_training_accuracy_on_the_flower(default_
     # The README reports 0.928 (297 of 320 points), made on another CPU. float32 kernels differ
     # between CPUs, and a few points near the boundary may change side: 0.90 leaves 9 points.
     assert accuracy >= 0.90, out
-    assert "checkpoint: runs/torchtwolayer/version_0/checkpoints/last.ckpt" in out
-    assert "run files:  runs/torchtwolayer/version_0" in out
+    assert "Scores of runs/torchtwolayer/version_0/checkpoints/best.ckpt (best, lowest val/loss)" in out
+    assert "Run files: runs/torchtwolayer/version_0" in out
+    assert "predict --ckpt_path runs/torchtwolayer/version_0/checkpoints/best.ckpt" in out
     ckpt = torch.load(last_checkpoint(folder / "runs"), weights_only=True)  # plain values only
     assert ckpt["hyper_parameters"]["hidden_size"] == 4 and ckpt["hyper_parameters"]["task"] == "binary"
 
@@ -85,7 +86,7 @@ def test_predictions_on_the_training_file_match_the_model(tmp_path):
     dm = TwoLayerDataModule(str(train))
     dm.load_state_dict(torch.load(ckpt, weights_only=True)["TwoLayerDataModule"])
     X, _ = dm.tensors("predict")
-    p1 = model(X)[:, 0]
+    p1 = model(X)[:, 0].sigmoid()  # the module gives logits, as TwoLayerNet
     written = [float(line.split(",")[2]) for line in Path("p.csv").read_text().splitlines()[1:]]
     torch.testing.assert_close(torch.tensor(written, dtype=torch.float64), p1.double(), rtol=1e-6, atol=1e-7)
 
@@ -107,7 +108,7 @@ def test_print_config_shows_the_defaults(capsys):
         main(["fit", "--print_config"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for line in ("hidden_size: 4", "lr: 1.2", "dataset: planar", "max_steps: 10000", "batch_size: 0"):
+    for line in ("hidden_size: 4", "lr: 1.2", "dataset: planar", "max_steps: 10000", "batch_size: null"):
         assert line in out
 
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 from helpers import QUIET, fit, weights, write_csv
 
-from torchtwolayer.lightning.cli import main
+from torchtwolayer.commands import main
 
 # A short process-group timeout: a failing rank cannot hang CI.
 DDP = '{"class_path": "lightning.pytorch.strategies.DDPStrategy", "init_args": {"process_group_backend": "gloo", "timeout": "0:01:30"}}'  # noqa: E501

@@ -8,14 +8,15 @@ import re
 import sys
 from pathlib import Path
 
+import lightning
 import numpy as np
 import pytest
 import torch
 from helpers import QUIET, fit, last_checkpoint, write_csv
 
 from torchtwolayer import TwoLayerNet
+from torchtwolayer.commands import main
 from torchtwolayer.export import export_onnx, inference_module
-from torchtwolayer.lightning.cli import main
 from torchtwolayer.lightning.module import TwoLayerModule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,10 @@ def make_checkpoint(path: Path, task: str) -> Path:
         "x_mean": X_MEAN, "x_std": X_STD,
         "y_mean": Y_MEAN if regression else 0.0, "y_std": Y_STD if regression else 1.0,
     }  # fmt: skip
-    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), "TwoLayerDataModule": data}
+    ckpt = {
+        "state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), "TwoLayerDataModule": data,
+        "pytorch-lightning_version": lightning.__version__,
+    }  # fmt: skip
     torch.save(ckpt, path)
     return path
 

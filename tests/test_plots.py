@@ -9,8 +9,8 @@ import torch
 from helpers import ROOT, load_script
 
 from torchtwolayer import GradientDescent, TwoLayerNet
+from torchtwolayer.commands import main
 from torchtwolayer.data.builtin import make_dataset
-from torchtwolayer.lightning.cli import main
 from torchtwolayer.plots import plot_decision_boundary, plot_learning_curves
 
 
@@ -58,7 +58,7 @@ def test_more_than_two_features_is_a_clear_error(tmp_path):
 def test_fit_writes_curves_and_boundary_and_plot_commands_redraw_them(default_run, tmp_path, monkeypatch):
     folder, out = default_run
     run = Path("runs/torchtwolayer/version_0")
-    assert f"picture:    {run}/learning_curves.png" in out and f"picture:    {run}/decision_boundary.png" in out
+    assert f"Picture:   {run}/learning_curves.png" in out and f"Picture:   {run}/decision_boundary.png" in out
     assert png_shape(folder / run / "learning_curves.png") == (400, 1000)
     assert png_shape(folder / run / "decision_boundary.png") == (400, 500)
     monkeypatch.chdir(tmp_path)

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from .core.heads import get_head
 from .core.module import TwoLayerNet
-from .lightning.checkpoints import find_last_checkpoint, load_checkpoint
+from .lightning.checkpoints import find_checkpoint, load_checkpoint
 
 INPUT_NAME = "features"
 OUTPUT_NAMES = {"binary": "probabilities", "multiclass": "probabilities", "regression": "values"}
@@ -128,27 +128,23 @@ def preprocessing_module(data_state: dict[str, Any]) -> nn.Module:
     return Standardize(data_state["x_mean"], data_state["x_std"])
 
 
-def inference_module(ckpt: str | Path | dict[str, Any]) -> Predictor:
-    """The :class:`Predictor` of a checkpoint (a path, or what :func:`load_checkpoint` returned),
-    in float32 and eval mode: raw features in, probabilities or target values out.
-    """
+def inference_module(ckpt_path: str | Path) -> Predictor:
+    """The :class:`Predictor` of a checkpoint, in float32 and eval mode: raw features in,
+    probabilities or target values out."""
     from .data.module import TwoLayerDataModule
-    from .lightning.module import TwoLayerModule
-    from .lightning.plot_command import _init_args
+    from .lightning.checkpoints import load_checkpoint, load_model
 
-    if not isinstance(ckpt, dict):
-        ckpt = load_checkpoint(ckpt)
-    model = TwoLayerModule(**_init_args(TwoLayerModule, ckpt["hyper_parameters"]))
-    model.load_state_dict(ckpt["state_dict"])  # copies into float32 whatever precision trained it
-    data_state = ckpt[TwoLayerDataModule.__qualname__]
-    preprocess = preprocessing_module(data_state)
+    data_state = load_checkpoint(ckpt_path)[TwoLayerDataModule.__qualname__]
+    model = load_model(ckpt_path)  # float32, whatever precision trained it
     n_features = len(data_state["feature_names"])
     if model.net.n0 != n_features:
         raise ValueError(
             f"the checkpoint's network takes {model.net.n0} features but its data module has {n_features}; "
             "the checkpoint is inconsistent: export another one"
         )
-    return Predictor(preprocess, model.net, data_state["y_mean"], data_state["y_std"]).float().eval()
+    return (
+        Predictor(preprocessing_module(data_state), model.net, data_state["y_mean"], data_state["y_std"]).float().eval()
+    )
 
 
 def onnx_metadata(data_state: dict[str, Any]) -> dict[str, str]:
@@ -194,11 +190,11 @@ def export_onnx(
     """
     onnx, ort = _import_onnx(check)
     output = _writable(output, overwrite)
-    ckpt = load_checkpoint(find_last_checkpoint("runs", "torchtwolayer") if str(ckpt_path) == "last" else ckpt_path)
+    ckpt_path = find_checkpoint(str(ckpt_path), "runs", "torchtwolayer")
     from .data.module import TwoLayerDataModule
 
-    data_state = ckpt[TwoLayerDataModule.__qualname__]
-    predictor = inference_module(ckpt)
+    data_state = load_checkpoint(ckpt_path)[TwoLayerDataModule.__qualname__]
+    predictor = inference_module(ckpt_path)
     proto = _to_onnx(predictor, OUTPUT_NAMES[data_state["task"]], onnx_metadata(data_state), _doc_string(data_state))
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()

@@ -22,7 +22,7 @@ from .heads import Head, get_head
 from .module import TwoLayerNet
 from .targets import dense_target
 from .threads import step_work, threads_for
-from .validation import finite_number, positive_int, positive_number
+from .validation import check_sgd, positive_int
 
 Op = Callable[[], object]
 
@@ -295,11 +295,7 @@ def _check_arguments(
 ) -> None:
     if not isinstance(net, TwoLayerNet):
         raise TypeError(f"GradientDescent trains a TwoLayerNet, got {type(net).__name__}")
-    positive_number("lr", lr)
-    finite_number("momentum", momentum, 0.0, 1.0)  # from 1 on, the steps grow without bound
-    finite_number("weight_decay", weight_decay, 0.0)
-    if nesterov and not momentum:
-        raise ValueError("nesterov=True needs a momentum above 0")
+    check_sgd(lr, momentum, nesterov, weight_decay)
     if batch_size is not None:
         positive_int("batch_size", batch_size)
 

@@ -140,3 +140,13 @@ def _size(n_bytes: float) -> str:
             return f"{n_bytes:.3g} {unit}"
         n_bytes /= 1024
     raise AssertionError  # unreachable
+
+
+def check_sgd(lr: object, momentum: object, nesterov: object, weight_decay: object) -> None:
+    """SGD's settings, as every trainer in the package takes them: lr > 0, momentum in [0, 1)
+    (from 1 on the steps grow without bound), weight_decay ≥ 0, Nesterov only with momentum."""
+    positive_number("lr", lr)
+    finite_number("momentum", momentum, 0.0, 1.0)
+    finite_number("weight_decay", weight_decay, 0.0)
+    if nesterov and not momentum:
+        raise ValueError("nesterov=True needs a momentum above 0")

@@ -28,10 +28,12 @@ from torch import Tensor
 
 from .builtin import BUILTIN, make_dataset
 from .loader import InMemoryBatches
-from .schema import Impute, Schema, Task
+from .schema import Impute, Schema, TaskChoice
 from .tables import PARQUET_SUFFIXES, CSVFormatError, Table, from_arrays, open_table, parse_delimiter
 
 EVAL_BATCH = 65536
+TABLE_BATCH_SIZE = 32  # a file's default mini-batch (scripts/tabular_defaults.py measures it)
+STEPS_PER_ITEM = 32  # training batches per item given to Lightning (see InMemoryBatches)
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".bz2", ".zst", *PARQUET_SUFFIXES)
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ class TwoLayerDataModule(LightningDataModule):
         noise: noise of a built-in data set (``None``: its default).
         val_fraction: share of rows held out for validation.
         test_fraction: share of rows held out for testing.
-        batch_size: rows per step; 0 means full batch, the note's gradient descent.
+        batch_size: rows per step; 0 means full batch, the note's gradient descent. ``None``
+            (the default): full batch for a built-in set, and for a file ``TABLE_BATCH_SIZE``
+            rows, or all the training rows when there are fewer.
         full_batch_steps: steps per epoch in full-batch mode.
         shuffle: reshuffle the training rows every epoch.
         standardize: scale numeric features (and a regression target) to zero mean and unit
@@ -65,6 +69,9 @@ class TwoLayerDataModule(LightningDataModule):
         stratify: split classification data class by class, so every split keeps the class mix.
         schema_from: a checkpoint whose learned transform (columns, statistics, categories,
             classes) to apply instead of learning one; the command sets it from ``--ckpt_path``.
+        holdout: the file is a hold-out set: every labelled row is in the validation and test
+            splits, none in training (the command sets it when a checkpoint is tested on
+            another file than its own).
     """
 
     def __init__(
@@ -72,12 +79,12 @@ class TwoLayerDataModule(LightningDataModule):
         dataset: str = "planar",
         target: str | None = None,
         features: list[str] | None = None,
-        task: Task = "auto",
+        task: TaskChoice = "auto",
         n_samples: int = 400,
         noise: float | None = None,
         val_fraction: float = 0.2,
         test_fraction: float = 0.0,
-        batch_size: int = 0,
+        batch_size: int | None = None,
         full_batch_steps: int = 100,
         shuffle: bool = True,
         standardize: bool = True,
@@ -89,6 +96,7 @@ class TwoLayerDataModule(LightningDataModule):
         delimiter: str | None = None,
         stratify: bool = True,
         schema_from: str | None = None,
+        holdout: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)  # the run's logged hparams are the model's
@@ -105,6 +113,8 @@ class TwoLayerDataModule(LightningDataModule):
             self._check_against_schema(self.read_table())
         else:  # learn it now: the model needs the number of inputs and outputs
             self.schema = self._prepare(with_target=True)
+            if not len(self.Y):  # only a checkpoint's transform can serve a file without the target
+                self._no_target()
 
     # ---------------------------------------------------------------- reading
     def read_table(self) -> Table:
@@ -197,6 +207,8 @@ class TwoLayerDataModule(LightningDataModule):
                 f"{schema.target_name!r}; they are left out of training and evaluation (predict keeps them)"
             )
         m = len(labelled)
+        if hp.holdout:
+            return labelled, {"train": (0, 0), "val": (0, m), "test": (0, m)}
         n_val, n_test = round(hp.val_fraction * m), round(hp.test_fraction * m)
         generator = torch.Generator().manual_seed(hp.seed)
         classes = task in ("binary", "multiclass")
@@ -213,7 +225,7 @@ class TwoLayerDataModule(LightningDataModule):
                 f"val_fraction={hp.val_fraction} and test_fraction={hp.test_fraction} leave no training "
                 f"rows out of {m}; lower them"
             )
-        if hp.batch_size > n_train:
+        if hp.batch_size is not None and hp.batch_size > n_train:
             raise ValueError(
                 f"batch_size={hp.batch_size} is larger than the {n_train} training rows; "
                 "use a smaller batch size, or 0 for full batch"
@@ -260,16 +272,38 @@ class TwoLayerDataModule(LightningDataModule):
         """1 for binary and regression, the number of classes for multiclass, None if unknown."""
         return self.schema.n_outputs
 
+    @property
+    def batch_size(self) -> int:
+        """Rows per training step (0: full batch), with ``None`` resolved (see the class's Args)."""
+        if self.hparams.batch_size is not None:
+            return self.hparams.batch_size
+        if self.hparams.dataset in BUILTIN:
+            return 0
+        n_train = len(self.splits.get("train", ()))
+        return TABLE_BATCH_SIZE if n_train > TABLE_BATCH_SIZE else 0
+
+    @property
+    def target_mean(self) -> float:
+        """The regression target's training mean (0 otherwise): the model reports metrics in target units."""
+        return float(self.schema.y_mean)
+
+    @property
+    def target_std(self) -> float:
+        return float(self.schema.y_std)
+
     def setup(self, stage: str) -> None:
         with_target = stage != "predict"
         if self.X is None or (with_target and not len(self.Y)):
             self._prepare(with_target)
         if with_target and not len(self.Y):
-            table = self.read_table()
-            raise CSVFormatError(
-                f"{table.path}: target column {self.target_name!r} not found; the file has "
-                f"columns {table.names}. Name the target with --data.target"
-            )
+            self._no_target()
+
+    def _no_target(self) -> None:
+        table = self.read_table()
+        raise CSVFormatError(
+            f"{table.path}: target column {self.target_name!r} not found; the file has "
+            f"columns {table.names}. Name the target with --data.target"
+        )
 
     # -------------------------------------------------------------- tensors
     def tensors(self, split: str) -> tuple[Tensor, Tensor]:
@@ -318,9 +352,9 @@ class TwoLayerDataModule(LightningDataModule):
         rank, world = self._rank()
         hp = self.hparams
         return InMemoryBatches(
-            X, Y, hp.batch_size, hp.shuffle, hp.seed,
+            X, Y, self.batch_size, hp.shuffle, hp.seed,
             epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
-            rank=rank, world_size=world, full_batch_steps=hp.full_batch_steps,
+            rank=rank, world_size=world, full_batch_steps=hp.full_batch_steps, steps_per_item=STEPS_PER_ITEM,
         )  # fmt: skip
 
     def _eval_batches(self, split: str) -> InMemoryBatches:
@@ -431,7 +465,7 @@ def _check_arguments(hp: Any) -> None:
             "val_fraction + test_fraction must be below 1 to leave training rows, "
             f"got {hp.val_fraction} + {hp.test_fraction}"
         )
-    if hp.batch_size < 0:
+    if hp.batch_size is not None and hp.batch_size < 0:
         raise ValueError(f"batch_size must be a positive number of rows, or 0 for full batch; got {hp.batch_size}")
     if hp.full_batch_steps < 1:
         raise ValueError(f"full_batch_steps must be at least 1, got {hp.full_batch_steps}")

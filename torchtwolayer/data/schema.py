@@ -49,12 +49,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..core.tasks import TASKS
 from .tables import CSVFormatError, Table
 
-Task = Literal["auto", "binary", "multiclass", "regression"]
-Impute = Literal["none", "median"]
-TASKS = ("auto", "binary", "multiclass", "regression")
+TASK_CHOICES = ("auto", *TASKS)  # auto: inferred from the target
+TaskChoice = Literal[TASK_CHOICES]  # type: ignore[valid-type]
 IMPUTE = ("none", "median")
+Impute = Literal[IMPUTE]  # type: ignore[valid-type]
 CATEGORY_KINDS = ("text", "category")  # always categorical
 NUMBER_KINDS = ("number", "integer", "boolean")  # numeric unless named categorical
 MISSING = "<missing>"  # the input name of the category of missing values
@@ -128,17 +129,17 @@ class Schema:
         self,
         features: Sequence[str],
         target: str | None,
-        task: Task = "auto",
+        task: TaskChoice = "auto",
         categorical: Sequence[str] = (),
         impute: Impute = "none",
         standardize: bool = True,
         max_classes: int = 20,
         max_categories: int = 100,
     ) -> None:
-        if task not in TASKS:
-            raise ValueError(f"unknown task {task!r}: expected auto, binary, multiclass or regression")
+        if task not in TASK_CHOICES:
+            raise ValueError(f"unknown task {task!r}: expected one of {list(TASK_CHOICES)}")
         if impute not in IMPUTE:
-            raise ValueError(f"unknown impute {impute!r}: expected none or median")
+            raise ValueError(f"unknown impute {impute!r}: expected one of {list(IMPUTE)}")
         self.feature_names, self.target_name = list(features), target
         self.requested_task, self.categorical, self.impute = task, list(categorical), impute
         self.standardize, self.max_classes, self.max_categories = standardize, max_classes, max_categories

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import inspect
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-
-from .checkpoints import load_checkpoint
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,44 +16,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     boundary.add_argument("--ckpt_path", required=True, help="a checkpoint written by torchtwolayer fit")
     boundary.add_argument("--dataset", help="data to draw (default: the checkpoint's training data)")
     boundary.add_argument("--output", default="decision_boundary.png", help="the PNG to write")
+    boundary.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     curves = sub.add_parser("curves", help="learning curves of a run")
     curves.add_argument("run", help="the run folder, e.g. runs/torchtwolayer/version_0, or its metrics.csv")
     curves.add_argument("--output", help="the PNG to write (default: learning_curves.png in the run folder)")
+    curves.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     args = parser.parse_args(argv)
-    try:
-        path = _boundary(args) if args.what == "boundary" else _curves(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"torchtwolayer plot: error: {error}", file=sys.stderr)
-        return 2
+    path = _boundary(args) if args.what == "boundary" else _curves(args)
     print(f"Wrote {path}")
-    return 0
+    return 0  # errors are reported by torchtwolayer.commands
 
 
 def _boundary(args: argparse.Namespace) -> Path:
-    from ..data.module import TwoLayerDataModule
     from ..plots import plot_decision_boundary
-    from .module import TwoLayerModule
+    from .checkpoints import load_data, load_model
 
-    ckpt = load_checkpoint(args.ckpt_path)
-    model = TwoLayerModule(**_init_args(TwoLayerModule, ckpt["hyper_parameters"]))
-    model.load_state_dict(ckpt["state_dict"])
-    data_hp = _init_args(TwoLayerDataModule, ckpt.get("datamodule_hyper_parameters") or {})
-    if args.dataset:
-        data_hp["dataset"] = args.dataset
-    dm = TwoLayerDataModule(**data_hp)
-    dm.load_state_dict(ckpt[TwoLayerDataModule.__qualname__])
+    output = _new_file(args.output, args.overwrite)
+    model = load_model(args.ckpt_path)
+    dm = load_data(args.ckpt_path, **({"dataset": args.dataset} if args.dataset else {}))
     X, y = dm.raw_split("predict")
     with torch.no_grad():
-        return plot_decision_boundary(model, X, y, args.output, dm.transform, dm.feature_names)
-
-
-def _init_args(cls: type, saved: dict) -> dict:
-    """The saved hyperparameters that ``cls.__init__`` takes (LightningCLI adds private keys)."""
-    names = inspect.signature(cls.__init__).parameters
-    return {k: v for k, v in saved.items() if k in names}
+        return plot_decision_boundary(model, X, y, output, dm.transform, dm.feature_names)
 
 
 def _curves(args: argparse.Namespace) -> Path:
     from ..plots import plot_learning_curves
 
-    return plot_learning_curves(args.run, args.output)
+    output = _new_file(args.output, args.overwrite) if args.output else None  # default: the run's own picture
+    return plot_learning_curves(args.run, output)
+
+
+def _new_file(output: str, overwrite: bool) -> Path:
+    path = Path(output)
+    if path.is_dir():
+        raise IsADirectoryError(f"--output {path} is a folder; give a file name such as {path}/picture.png")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; choose another --output or pass --overwrite")
+    return path

@@ -1,0 +1,162 @@
+"""The ``torchtwolayer`` command: one line of help per command, the output modes, and one
+rule for failures: ``torchtwolayer: error: …`` on stderr, exit status 2, no traceback.
+
+Lightning is imported only by the commands that train or evaluate, so ``torchtwolayer --help``,
+``check``, ``plot`` and ``export`` start quickly.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+PROG = "torchtwolayer"
+COMMANDS = {
+    "fit": "train a network (no arguments: the course's flower; --data.dataset FILE.csv for a table)",
+    "validate": "score a checkpoint on its validation split (--ckpt_path last|best|FILE)",
+    "test": "score a checkpoint on its test split, or every row of a hold-out --data.dataset",
+    "predict": "write a checkpoint's predictions for a file as CSV (--ckpt_path, --data.dataset, --output)",
+    "check": "verify the hand-written backward against autograd and finite differences",
+    "plot": "draw a checkpoint's decision boundary or a run's learning curves as PNG",
+    "export": "write a checkpoint as one ONNX graph that takes raw features",
+}
+USAGE = f"""usage: {PROG} [-v | -q] COMMAND [--help] [ARGS]
+
+The one-hidden-layer network of the course note, with its backward written by hand.
+
+commands:
+{chr(10).join(f"  {name:<9} {text}" for name, text in COMMANDS.items())}
+
+options:
+  -h, --help     show this message; `{PROG} COMMAND --help` shows a command's options
+  -v, --verbose  also show Lightning's own messages and the model summary
+  -q, --quiet    print only the final summary (no progress bar, no per-epoch lines)
+"""
+EXIT_USAGE, EXIT_SIGTERM = 2, 143
+LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
+QUIET_WARNINGS = (  # noise that says nothing a user can act on
+    r".*isinstance\(treespec, LeafSpec\)",
+    r"The dirpath has changed from",
+    r".*does not have many workers",
+    r".*`max_epochs` was not set",
+    r".*Checkpoint directory .* exists and is not empty",
+    r"Be aware that when using `ckpt_path`",  # evaluation needs no training callbacks
+    r"Couldn't infer the batch indices",  # the writer writes whole epochs
+)
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Entry point of the ``torchtwolayer`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if args is None else args)
+    verbosity = 0
+    while argv[:1] and argv[0] in ("-v", "--verbose", "-q", "--quiet"):
+        verbosity = 1 if argv.pop(0) in ("-v", "--verbose") else -1
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0 if argv else EXIT_USAGE
+    command = argv[0]
+    if command not in COMMANDS:
+        print(f"{PROG}: error: unknown command {command!r}; expected one of {', '.join(COMMANDS)}", file=sys.stderr)
+        return EXIT_USAGE
+    with _output_mode(verbosity):
+        return _run(command, argv, verbosity)
+
+
+def _run(command: str, argv: list[str], verbosity: int) -> int:
+    try:
+        return _dispatch(command)(argv, verbosity)
+    except Exception as error:  # every failure becomes one line, unless debugging
+        if os.environ.get("TORCHTWOLAYER_DEBUG") or not _is_user_error(error):
+            raise
+        print(f"{PROG}: error: {_describe(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(command: str) -> Callable[[list[str], int], int]:
+    if command == "check":
+        from .check import main as check_main
+
+        return lambda argv, _: check_main(argv[1:])
+    if command == "plot":
+        from .lightning.plot_command import main as plot_main
+
+        return lambda argv, _: plot_main(argv[1:])
+    if command == "export":
+        from .export import main as export_main
+
+        return lambda argv, _: export_main(argv[1:])
+    return _lightning_command
+
+
+def _lightning_command(argv: list[str], verbosity: int) -> int:
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from .lightning.cli import NothingToDoError, lightning_main
+
+    try:
+        with _lightning_output(verbosity):
+            lightning_main(argv, verbosity)
+    except NothingToDoError as done:
+        print(done)
+    except SIGTERMException:  # Lightning's stop on SIGTERM, a SystemExit(0): the resume line is printed
+        return EXIT_SIGTERM
+    return 0
+
+
+def _is_user_error(error: BaseException) -> bool:
+    """Errors of input, files and settings; a bug (anything else) keeps its traceback."""
+    if isinstance(error, (ValueError, TypeError, OSError, LookupError, MemoryError)):
+        return True
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    return isinstance(error, MisconfigurationException) or type(error).__module__ == "_csv"
+
+
+def _describe(error: BaseException) -> str:
+    """One line that names the problem and what to do."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        what = {errno.ENOSPC: "the disk is full", errno.EFBIG: "a file grew past the size limit"}
+        return (
+            f"{what.get(error.errno, 'the disk quota is used up')} while writing {error.filename or 'a file'}; "
+            "files are written through a temporary copy, so the last checkpoint is intact. Free space, then "
+            f"resume with `{PROG} fit --ckpt_path last`"
+        )
+    if isinstance(error, PermissionError):
+        return f"permission denied: {error.filename or error}; choose a file or folder you can read and write"
+    if isinstance(error, IsADirectoryError):
+        return f"{error.filename or error} is a folder; give a file name"
+    message = str(error).strip() or type(error).__name__
+    return message.replace("\n", " ")
+
+
+@contextmanager
+def _output_mode(verbosity: int) -> Iterator[None]:
+    """Known noise unless ``-v``: warnings that say nothing a user can act on; restored on the way out."""
+    with warnings.catch_warnings():
+        if verbosity <= 0:
+            for message in QUIET_WARNINGS:
+                warnings.filterwarnings("ignore", message=message)
+        yield
+
+
+@contextmanager
+def _lightning_output(verbosity: int) -> Iterator[None]:
+    """Lightning's info lines (seed, accelerators, adverts) only with ``-v``; levels restored on the
+    way out. Set after Lightning's import, which sets them itself."""
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    if verbosity <= 0:
+        for lg in loggers:
+            lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)

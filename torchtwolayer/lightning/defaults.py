@@ -1,0 +1,35 @@
+"""The command's defaults: the course's flower for the built-in sets, and settings chosen and
+measured for tables (``scripts/tabular_defaults.py`` measures them; the README has the table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..data.builtin import BUILTIN
+
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "max_steps": 10_000,
+    "max_epochs": -1,
+    "log_every_n_steps": 1,  # items of up to 32 steps: one logged row each
+    "default_root_dir": "runs",
+    "logger": {
+        "class_path": "lightning.pytorch.loggers.CSVLogger",
+        "init_args": {"save_dir": "runs", "name": "torchtwolayer"},
+    },
+    "accelerator": "auto",
+    "devices": 1,
+    "enable_model_summary": False,
+}
+
+# A CSV or Parquet file gets these values for the flags not given (the flower's would overfit
+# tables); its mini-batch is the data module's TABLE_BATCH_SIZE.
+TABULAR: dict[str, Any] = {
+    "model.hidden_size": 32,
+    "model.lr": 0.1,
+}
+TABULAR_PATIENCE = 20  # epochs without a lower val/loss before early stopping (tables only)
+
+
+def is_table(dataset: str) -> bool:
+    """Whether ``dataset`` names a file (or folder) rather than a built-in set."""
+    return dataset not in BUILTIN
