@@ -80,14 +80,18 @@ def output(A1: Tensor, W2: Tensor, b2: Tensor) -> Tensor:
 # ---- reverse mode: the note's backward ---------------------------------------------
 
 
-def output_delta(Z2: Tensor, Y: Tensor, head: Head, scale: Tensor | float) -> Tensor:
+def output_delta(Z2: Tensor, Y: Tensor, head: Head, scale: Tensor | float, inplace: bool = False) -> Tensor:
     """dZ2 = (A2 − Y) · scale, shape (m, n2): the note's dZ[2] = A[2] − Y for every head.
 
     ``scale`` is dJ/m (the upstream gradient and the note's 1/m) for the batch's
-    gradient, 1 for one gradient per example. Y is dense, (m, n2).
+    gradient, 1 for one gradient per example. Y is dense, (m, n2). ``inplace`` lets dZ2
+    take A2's memory; only where nothing differentiates this code or batches it (under
+    vmap, scale may be batched where A2 − Y is not).
     """
     A2 = head.link(Z2)  # (m, n2)
-    return (A2 - Y) * scale  # out of place: under vmap, scale may be batched where A2 − Y is not
+    if inplace and A2 is not Z2:  # A2 is new memory (the identity head's A2 is Z2 itself)
+        return A2.sub_(Y).mul_(scale)
+    return (A2 - Y) * scale
 
 
 def backward(
@@ -98,18 +102,20 @@ def backward(
     W2: Tensor,
     g: Activation,
     needs: tuple[bool, bool, bool, bool, bool] = (False, True, True, True, True),
+    inplace: bool = False,
 ) -> Gradients:
     """The six backward equations (and dX), from dZ2 = ∂J/∂Z2 of shape (m, n2).
 
     ``needs`` flags which of (dX, dW1, db1, dW2, db2) to compute; the others are
-    ``None`` and cost nothing.
+    ``None`` and cost nothing. ``inplace`` lets dZ1 overwrite dZ2 W2 (see :func:`output_delta`).
     """
     need_X, need_W1, need_b1, need_W2, need_b2 = needs
     dW2 = dZ2.t().mm(A1) if need_W2 else None  # (n2, n1)
     db2 = dZ2.sum(0) if need_b2 else None  # (n2,)
     if not (need_X or need_W1 or need_b1):
         return Gradients(None, None, None, dW2, db2)
-    dZ1 = g.backward(dZ2.mm(W2), A1)  # (m, n1)
+    dA1 = dZ2.mm(W2)  # (m, n1)
+    dZ1 = g.backward_(dA1, A1) if inplace else g.backward(dA1, A1)  # (m, n1)
     dW1 = dZ1.t().mm(X) if need_W1 else None  # (n1, n0)
     db1 = dZ1.sum(0) if need_b1 else None  # (n1,)
     dX = dZ1.mm(W1) if need_X else None  # (m, n0)
@@ -127,16 +133,17 @@ def cost_backward(
     head: Head,
     scale: Tensor | float,
     needs: tuple[bool, bool, bool, bool, bool] = (False, True, True, True, True),
+    inplace: bool = False,
 ) -> Gradients:
     """The gradients of the cost J: :func:`output_delta` then :func:`backward`.
 
     Z2 and Y (dense, (m, n2)) in the cost's dtype; dZ2 comes back to A1's dtype
     (they differ under autocast) before the six equations.
     """
-    dZ2 = output_delta(Z2, Y, head, scale)  # (m, n2)
+    dZ2 = output_delta(Z2, Y, head, scale, inplace)  # (m, n2)
     if dZ2.dtype != A1.dtype:
         dZ2 = dZ2.to(A1.dtype)
-    return backward(dZ2, X, A1, W1, W2, g, needs)
+    return backward(dZ2, X, A1, W1, W2, g, needs, inplace)
 
 
 def per_sample_backward(dZ2: Tensor, X: Tensor, A1: Tensor, W2: Tensor, g: Activation) -> PerSampleGradients:

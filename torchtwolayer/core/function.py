@@ -25,6 +25,7 @@ import contextlib
 
 import torch
 from torch import Tensor
+from torch._C._functorch import is_legacy_batchedtensor, unwrap_if_dead
 from torch._functorch.utils import unwrap_dead_wrappers
 from torch.autograd import Function, forward_ad
 
@@ -36,6 +37,7 @@ from .threads import step_work, threads_for
 from .validation import check_parameters
 
 _transforms_active = torch._C._are_functorch_transforms_active
+_FunctionBase_apply = vars(torch._C._FunctionBase)["apply"]  # called with the class first
 
 
 class _Function(Function):
@@ -57,6 +59,20 @@ def _backward_is_differentiated() -> bool:
     """Whether autograd records this backward (create_graph) or forward mode pushes tangents
     through it: then A1 must be a function of the inputs, not the saved constant."""
     return torch.is_grad_enabled() or forward_ad._current_level >= 0
+
+
+def _may_overwrite(differentiated: bool, upstream: Tensor) -> bool:
+    """Whether backward may write its intermediates in place: nothing records it (no create_graph, no
+    dual level, no torch.func transform, no compiling) and the upstream gradient is a plain tensor, not
+    one batched by the vmap that ``autograd.grad(is_grads_batched=True)`` and gradcheck run over backward
+    (in-place ops cannot take a batched operand into an unbatched tensor)."""
+    return not (
+        differentiated
+        or _transforms_active()
+        or torch.compiler.is_compiling()
+        or type(upstream) is not Tensor
+        or is_legacy_batchedtensor(upstream)
+    )
 
 
 def _save(ctx, *tensors: Tensor) -> None:
@@ -114,10 +130,12 @@ class TwoLayer(_Function):
             return (None,) * 6
         X, W1, b1, W2, A1 = ctx.saved_tensors
         g = ctx.g
+        differentiated = _backward_is_differentiated()
         with _autocast_off(X.device.type), _threads(X, W1, W2):
-            if _backward_is_differentiated():  # make A1 a function of the inputs
+            if differentiated:  # make A1 a function of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
-            grads = equations.backward(dZ2.to(A1.dtype), X, A1, W1, W2, g, ctx.needs_input_grad[:5])
+            inplace = _may_overwrite(differentiated, dZ2)
+            grads = equations.backward(dZ2.to(A1.dtype), X, A1, W1, W2, g, ctx.needs_input_grad[:5], inplace)
         return (*grads, None)
 
     @staticmethod
@@ -150,28 +168,25 @@ class TwoLayerCost(_Function):
 
     @staticmethod
     def setup_context(ctx, inputs, outputs):
-        X, Y, W1, b1, W2, b2, activation, output, cost_dtype = inputs
         _, Z2, A1 = outputs
-        ctx.g, ctx.head, ctx.cost_dtype = ACTIVATIONS[activation], HEADS[output], cost_dtype
-        needs = ctx.needs_input_grad
-        ctx.needs_equations = (needs[0], needs[2], needs[3], needs[4], needs[5])  # dX, dW1, db1, dW2, db2
         ctx.mark_non_differentiable(Z2, A1)
-        ctx.set_materialize_grads(False)  # no zeros for Z2's and A1's (absent) gradients
-        _save(ctx, X, Y, W1, b1, W2, b2, A1, Z2)
+        _keep_for_cost_backward(ctx, inputs, Z2, A1)
 
     @staticmethod
-    def backward(ctx, dJ, _dZ2, _dA1):
+    def backward(ctx, dJ, *_dZ2_dA1):
         if dJ is None:  # no gradient reached J (gradcheck's undefined-gradient check)
             return (None,) * 9
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
         g, head = ctx.g, ctx.head
+        differentiated = _backward_is_differentiated()
         with _autocast_off(X.device.type), _threads(X, W1, W2):
-            if _backward_is_differentiated():  # make A1, Z2 functions of the inputs
+            if differentiated:  # make A1, Z2 functions of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
                 Z2 = equations.output(A1, W2, b2)
             Z2, Y = _in_cost_dtype(Z2, Y, W2.shape[0], ctx.cost_dtype)  # (m, n2), (m, n2)
             scale = dJ / X.shape[0]  # the note's 1/m, and the upstream gradient, applied once
-            grads = equations.cost_backward(Z2, Y, X, A1, W1, W2, g, head, scale, ctx.needs_equations)
+            inplace = _may_overwrite(differentiated, dJ)
+            grads = equations.cost_backward(Z2, Y, X, A1, W1, W2, g, head, scale, ctx.needs_equations, inplace)
             dY = head.target_grad(Z2, Y) * scale if ctx.needs_input_grad[1] else None
         return grads.dX, dY, grads.dW1, grads.db1, grads.dW2, grads.db2, None, None, None
 
@@ -184,6 +199,45 @@ class TwoLayerCost(_Function):
             Z2, Y = _in_cost_dtype(Z2, Y, W2.shape[0], ctx.cost_dtype)
             dJ = equations.cost_tangent(dZ2, dY, Z2, Y, ctx.head)  # ()
         return dJ, None, None
+
+
+class _TwoLayerCostEager(TwoLayerCost):
+    """:class:`TwoLayerCost` for plain eager calls: no torch.func transform, no forward-mode dual
+    level, no compiling. The legacy ``forward(ctx, ...)`` form saves A1 as an intermediate instead of
+    returning it, which spares autograd an output; its ``apply`` is Function's own (C++), without
+    ``setup_context``'s Python call. Same forward, same backward (inherited): returns ``(J, Z2)``.
+    Where the backward is differentiated it rebuilds A1 and Z2 from the inputs, as TwoLayerCost's does."""
+
+    setup_context = Function.setup_context  # not overridden: the legacy form
+
+    @classmethod
+    def apply(cls, X, Y, W1, b1, W2, b2, *rest):
+        """Function.apply's eager path: the C++ apply, on the tensors unwrapped if they escaped a
+        finished torch.func transform (``unwrap_dead_wrappers``, without its generator: 2 µs less)."""
+        return _FunctionBase_apply(cls, *map(unwrap_if_dead, (X, Y, W1, b1, W2, b2)), *rest)
+
+    @staticmethod
+    def forward(ctx, *inputs):
+        J, Z2, A1 = TwoLayerCost.forward(*inputs)
+        ctx.mark_non_differentiable(Z2)
+        _keep_for_cost_backward(ctx, inputs, Z2, A1)
+        return J, Z2
+
+
+def _keep_for_cost_backward(ctx, inputs: tuple, Z2: Tensor, A1: Tensor) -> None:
+    """What :meth:`TwoLayerCost.backward` reads: the inputs, A1, Z2, g, the head, and which gradients."""
+    X, Y, W1, b1, W2, b2, activation, output, cost_dtype = inputs
+    ctx.g, ctx.head, ctx.cost_dtype = ACTIVATIONS[activation], HEADS[output], cost_dtype
+    needs = ctx.needs_input_grad
+    ctx.needs_equations = (needs[0], needs[2], needs[3], needs[4], needs[5])  # dX, dW1, db1, dW2, db2
+    ctx.set_materialize_grads(False)  # no zeros for Z2's and A1's (absent) gradients
+    _save(ctx, X, Y, W1, b1, W2, b2, A1, Z2)
+
+
+def _eager() -> bool:
+    """Whether a call is plain eager autograd: no torch.func transform, no forward-mode dual
+    level (which would ask for a jvp), not traced by torch.compile."""
+    return not (_transforms_active() or forward_ad._current_level >= 0 or torch.compiler.is_compiling())
 
 
 class _TwoLayerCompiled(TwoLayer):
@@ -202,7 +256,7 @@ class _TwoLayerCostCompiled(TwoLayerCost):
 def _threads(X: Tensor, W1: Tensor, W2: Tensor) -> contextlib.AbstractContextManager:
     """The package's thread rule (:mod:`~torchtwolayer.threads`) for one pass over this batch;
     nothing while torch.compile traces (it owns the threads of compiled code)."""
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or torch.get_num_threads() == 1:  # (1: nothing to lower)
         return _NO_CONTEXT
     return threads_for(step_work(X.shape[0], X.shape[1], W1.shape[0], W2.shape[0]), X.device)
 
@@ -234,8 +288,10 @@ def cost_and_logits(
     dtype = _autocast_dtype(X)
     if dtype is not None:
         X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
-    fn = _TwoLayerCostCompiled if torch.compiler.is_compiling() else TwoLayerCost
     with _threads(X, W1, W2):
+        if _eager():
+            return _TwoLayerCostEager.apply(X, Y, W1, b1, W2, b2, activation, output, cost_dtype)
+        fn = _TwoLayerCostCompiled if torch.compiler.is_compiling() else TwoLayerCost
         J, Z2, _ = fn.apply(X, Y, W1, b1, W2, b2, activation, output, cost_dtype)
     return J, Z2
 
