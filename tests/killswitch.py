@@ -1,5 +1,5 @@
-"""A callback that SIGKILLs its own process when training reaches a given step (at the end of
-the first training item, of up to 32 steps, that reaches it).
+"""A callback that SIGKILLs (or sends another signal to) its own process when training reaches a
+given step (at the end of the first training item, of up to 32 steps, that reaches it).
 
 The interruption tests add it to a child ``torchtwolayer fit`` (``PYTHONPATH`` holds this folder):
 a real ``kill -9`` at a known point of the run, not the outcome of a timed race.
@@ -12,9 +12,10 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 
 class KillAtStep(Callback):
-    def __init__(self, step: int) -> None:
-        self.step = step
+    def __init__(self, step: int, signum: int = int(signal.SIGKILL)) -> None:
+        self.step, self.signum, self.sent = step, signum, False
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args: object) -> None:
-        if trainer.global_step >= self.step:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if trainer.global_step >= self.step and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), self.signum)

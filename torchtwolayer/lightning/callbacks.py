@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ..data.module import TwoLayerDataModule
 from .module import TwoLayerModule
@@ -70,6 +71,15 @@ class RunSummary(Callback):
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._start = time.perf_counter()
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """Stopped by SIGTERM or Ctrl-C: say where training can resume from."""
+        if not trainer.is_global_zero or not isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
+            return
+        last = saved_checkpoint(trainer, "last")
+        resume = f"resume with `{self.command} fit --ckpt_path {last}`" if last else "no checkpoint was written yet"
+        why = "SIGTERM" if isinstance(exception, SIGTERMException) else "an interrupt"
+        print(f"{self.command}: stopped by {why} at step {trainer.global_step}; {resume}", file=sys.stderr, flush=True)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero or not isinstance(pl_module, TwoLayerModule):

@@ -58,7 +58,7 @@ class TwoLayerCLI(LightningCLI):
         if sub is None:
             return
         config = self.config[sub]
-        self._given_model = _given(config.model, TwoLayerModule)
+        self._given_model = _given(config.model, TwoLayerModule)  # before Lightning reads the checkpoint
         self._given_data = _given(config.data, TwoLayerDataModule)
         if config.get("ckpt_path") is not None:
             config.ckpt_path = str(find_checkpoint(config.ckpt_path, *_run_folder(config.trainer.logger)))
@@ -95,24 +95,24 @@ class TwoLayerCLI(LightningCLI):
         for name, value in saved_model.items():
             if name in LINKED or name not in config.model:
                 continue
-            if name in self._given_model and config.model[name] != value and (sub != "fit" or name in ARCHITECTURE):
+            given = self._given_model.get(name, value)
+            if given != value and (sub != "fit" or name in ARCHITECTURE):
                 raise ValueError(
                     f"the checkpoint was trained with --model.{name} {value}; leave --model.{name} out to use it"
                     + ("" if sub != "fit" else " (a resumed fit may change lr, momentum, nesterov and weight_decay)")
                 )
-            if name not in self._given_model:
-                config.model[name] = value
-        holdout = "dataset" in self._given_data and config.data.dataset != saved_data.get("dataset")
+            config.model[name] = given  # (Lightning's own reading of the checkpoint overwrote what was given)
+        holdout = self._given_data.get("dataset", saved_data.get("dataset")) != saved_data.get("dataset")
         for name, value in saved_data.items():
             if name == "schema_from" or name not in config.data:
                 continue
-            if name in self._given_data and config.data[name] != value and name in SPLIT and not holdout:
+            given = self._given_data.get(name, value)
+            if given != value and name in SPLIT and not holdout:
                 raise ValueError(
                     f"the checkpoint was trained with --data.{name} {value!r}, which fixes its split; leave "
                     f"--data.{name} out to {sub} on the same split, or give a hold-out file with --data.dataset"
                 )
-            if name not in self._given_data:
-                config.data[name] = value
+            config.data[name] = given
         config.data.schema_from = config.ckpt_path
         if holdout and sub in ("validate", "test"):
             config.data.holdout = True
@@ -165,11 +165,11 @@ def _as_list(value: Any) -> list[Any]:
     return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _given(group: Any, cls: type) -> set[str]:
+def _given(group: Any, cls: type) -> dict[str, Any]:
     """The arguments of ``cls`` whose value differs from its signature's default: those the
-    user gave (on the command line or in a config file)."""
+    user gave (on the command line or in a config file), with their values."""
     defaults = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items() if p.default is not p.empty}
-    return {n for n, d in defaults.items() if n in group and group[n] != d}
+    return {n: group[n] for n, d in defaults.items() if n in group and group[n] != d}
 
 
 def _run_folder(logger: Any) -> tuple[str, str]:

@@ -1,0 +1,145 @@
+"""The command as a newcomer meets it: help, output modes, the best checkpoint, honest held-out
+testing, resuming (new settings apply; nothing to do is said), SIGTERM, and the CSV defaults."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import QUIET, fit, last_checkpoint, write_csv
+
+from torchtwolayer.commands import COMMANDS, main
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def test_top_level_help_lists_every_command_in_one_line_each_without_lightning():
+    code = "import sys; from torchtwolayer.commands import main; main(['--help']); print('lightning' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "False"  # Lightning is not imported for the help
+    for command in COMMANDS:
+        assert sum(line.strip().startswith(command + " ") for line in lines) == 1, command
+    assert main([]) == 2  # no command: the same help, as a usage error
+
+
+def test_fit_help_is_named_after_the_command_and_hides_linked_arguments(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: torchtwolayer ") and "__main__" not in out
+    for linked in ("--model.task", "--model.n_outputs", "--model.n_features", "--model.target_mean"):
+        assert linked not in out
+    assert "--model.hidden_size" in out and "--data.dataset" in out
+
+
+def test_default_output_is_quiet_and_quiet_is_only_the_summary(capfd):
+    assert main(["fit", "--trainer.max_steps", "200"]) == 0
+    out, err = capfd.readouterr()
+    assert "epoch 0  step 100" in out and "epoch 1  step 200" in out  # not a terminal: a line per epoch
+    assert "Finished after 200 steps" in out
+    for noise in ("Seed set to", "GPU available", "litlogger", "LeafSpec"):
+        assert noise not in out + err
+    assert main(["-q", "fit", "--trainer.max_steps", "100"]) == 0
+    out, err = capfd.readouterr()
+    assert "epoch 0" not in out and "Finished after 100 steps" in out
+    assert main(["-v", "fit", "--trainer.max_steps", "100"]) == 0
+    out, err = capfd.readouterr()
+    assert "GPU available" in out + err
+
+
+def test_best_checkpoint_is_kept_beside_last_and_test_reuses_the_split(capsys):
+    """fit with a test split reports it; ``test --ckpt_path best`` scores the same rows; another
+    split is refused; a hold-out file is scored whole."""
+    train = write_csv(Path("train.csv"), n=200)
+    assert fit("--data.dataset", str(train), "--data.test_fraction", "0.2", "--trainer.max_steps", "60") == 0
+    out = capsys.readouterr().out
+    run = Path("runs/torchtwolayer/version_0/checkpoints")
+    assert (run / "best.ckpt").is_file() and (run / "last.ckpt").is_file()
+    assert f"Scores of {run}/best.ckpt (best, lowest val/loss)" in out
+    summary_test = float(next(line for line in out.splitlines() if line.startswith("  test")).split()[2])
+
+    assert main(["test", *QUIET, "--ckpt_path", "best"]) == 0
+    out = capsys.readouterr().out
+    assert f"{summary_test:.4f}"[:5] in out  # the same rows: the summary's test loss
+    assert not Path("runs/torchtwolayer/version_1").exists()  # evaluation makes no run folder
+
+    assert main(["test", *QUIET, "--ckpt_path", "best", "--data.test_fraction", "0.3"]) == 2
+    assert "fixes its split" in capsys.readouterr().err
+
+    holdout = write_csv(Path("holdout.csv"), n=50, seed=7)
+    assert main(["test", *QUIET, "--ckpt_path", "best", "--data.dataset", str(holdout)]) == 0
+    out = capsys.readouterr().out
+    from torchtwolayer.lightning.checkpoints import load_data, load_model
+
+    model, dm = load_model(run / "best.ckpt"), load_data(run / "best.ckpt", dataset=str(holdout), holdout=True)
+    X, Y = dm.tensors("test")
+    assert len(X) == 50  # every row
+    assert f"{model.score(X, Y)['loss']:.4f}"[:5] in out
+
+
+def test_resume_applies_a_new_learning_rate_and_says_so(caplog):
+    assert fit("--trainer.max_steps", "100") == 0
+    assert fit("--trainer.max_steps", "200", "--ckpt_path", "last", "--model.lr", "0.3") == 0
+    assert "lr 1.2 → 0.3" in caplog.text
+    ckpt = torch.load(last_checkpoint(), weights_only=True)
+    assert ckpt["global_step"] == 200 and ckpt["hyper_parameters"]["lr"] == 0.3
+    assert ckpt["optimizer_states"][0]["param_groups"][0]["lr"] == 0.3
+    assert fit("--ckpt_path", "last", "--model.hidden_size", "8") == 2  # the architecture is the checkpoint's
+
+
+def test_resume_with_nothing_to_do_says_so_and_creates_nothing(capsys):
+    assert fit("--trainer.max_steps", "100") == 0
+    capsys.readouterr()
+    before = sorted(Path("runs").rglob("*"))
+    assert fit("--trainer.max_steps", "100", "--ckpt_path", "last") == 0
+    out = capsys.readouterr().out
+    assert "already reached step 100" in out and "nothing to do" in out and "--trainer.max_steps" in out
+    assert sorted(Path("runs").rglob("*")) == before
+
+
+def test_sigterm_stops_with_status_143_and_a_resume_line(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    args = ["fit", *QUIET, "--data.full_batch_steps", "20", "--trainer.max_steps", "1000",
+            "--trainer.callbacks+=killswitch.KillAtStep", "--trainer.callbacks.step=50",
+            f"--trainer.callbacks.signum={int(signal.SIGTERM)}"]  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "torchtwolayer", *args], env=env, capture_output=True, text=True)
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert "stopped by SIGTERM" in proc.stderr and "resume with `torchtwolayer fit --ckpt_path" in proc.stderr
+
+
+def test_a_csv_without_flags_gets_the_tabular_defaults():
+    train = write_csv(Path("train.csv"), n=400)
+    assert fit("--data.dataset", str(train)) == 0
+    ckpt = torch.load(last_checkpoint(), weights_only=True)
+    hp, data = ckpt["hyper_parameters"], ckpt["datamodule_hyper_parameters"]
+    from torchtwolayer.data.module import TABLE_BATCH_SIZE
+    from torchtwolayer.lightning.defaults import TABULAR
+
+    assert {k: hp[k.split(".")[1]] for k in TABULAR} == TABULAR
+    assert data["batch_size"] is None  # resolved by the data module: TABLE_BATCH_SIZE rows
+    assert ckpt["global_step"] < 10_000  # early stopping on val/loss ended it
+    assert any(k.startswith("EarlyStopping") for k in ckpt["callbacks"])
+    assert TABLE_BATCH_SIZE == 32
+    assert fit("--data.dataset", str(train), "--model.hidden_size", "5", "--trainer.max_steps", "10") == 0
+    assert torch.load(last_checkpoint(), weights_only=True)["hyper_parameters"]["hidden_size"] == 5  # flags win
+
+
+def test_compat_reads_the_launchers_start_method():
+    """The one private Lightning attribute the package reads: this fails loudly when an upgrade moves it."""
+    from lightning.pytorch import Trainer
+
+    from torchtwolayer.lightning.compat import launcher_start_method
+
+    trainer = Trainer(strategy="ddp_spawn", accelerator="cpu", devices=2, logger=False)
+    assert launcher_start_method(trainer) == "spawn"
+    assert launcher_start_method(Trainer(accelerator="cpu", devices=1, logger=False)) is None
