@@ -17,7 +17,6 @@ training accuracy and final cost. Everything is written to ``--out`` (default:
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,13 +26,14 @@ from matplotlib.figure import Figure
 
 from torchtwolayer import GradientDescent, TwoLayerNet
 from torchtwolayer.data.builtin import make_dataset
+from torchtwolayer.files import replace_marked_section
 from torchtwolayer.plots import draw_decision_boundary, plot_decision_boundary, save
 
 ROOT = Path(__file__).resolve().parents[1]
 README_FIGURES = ROOT / "scripts" / "figures"
 
 SIZES = (1, 2, 3, 4, 5, 20, 50)
-README_START, README_END = "<!-- sweep-table:start -->", "<!-- sweep-table:end -->"
+README_SECTION = "sweep-table"  # <!-- sweep-table:start --> … <!-- sweep-table:end --> in the README
 
 
 def train(dataset: str, activation: str, n1: int, steps: int, lr: float, seed: int) -> dict:
@@ -98,14 +98,6 @@ def figure(rows: Sequence[dict], path: Path, panel: float = 2.4) -> Path:
     return save(fig, path, dpi=60)
 
 
-def update_readme(readme: Path, table: str) -> None:
-    text = readme.read_text()
-    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
-    if not pattern.search(text):
-        raise ValueError(f"{readme} has no {README_START} … {README_END} section to update")
-    readme.write_text(pattern.sub(f"{README_START}\n{table}\n{README_END}", text))
-
-
 def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["planar"])
@@ -139,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
             )  # fmt: skip
             print(f"Wrote {path}")
     if args.update_readme:
-        update_readme(ROOT / "README.md", table)
+        replace_marked_section(ROOT / "README.md", README_SECTION, table)
         print("Updated README.md")
     print(f"({time.perf_counter() - start:.1f} s)")
     return rows

@@ -7,17 +7,18 @@
 scikit-learn's bundled breast-cancer, wine and digits are written as CSV files (named feature
 columns, the target last) under ``--out`` (default ``tabular_defaults/``), each with a fixed
 stratified 25 % hold-out file (``train_test_split(test_size=0.25, random_state=0)``). On each
-training file the script runs ``python -m torchtwolayer fit`` with :data:`PROPOSED_DEFAULTS`
-(what a zero-flag fit on a CSV file would do) and with each of :data:`TRIES`, evaluates the
-run's ``last.ckpt`` on the hold-out file, and prints a Markdown table: hold-out accuracy of the
-zero-flag fit, the best of the tries, the difference, and the wall time of the zero-flag fit
-(the whole subprocess, Python and Lightning start-up included). Needs scikit-learn and pandas.
+training file the script runs ``python -m torchtwolayer fit`` with no flags (the command's own
+defaults for a table, ``torchtwolayer/lightning/defaults.py``) and with each of :data:`TRIES`,
+scores the checkpoint each run reports (``best.ckpt``, the lowest validation loss) on every row
+of the hold-out file, and prints a Markdown table: hold-out accuracy of the zero-flag fit, the
+best of the tries, the difference, and the wall time of the zero-flag fit (the whole subprocess,
+Python and Lightning start-up included). ``--update-readme`` writes the table into the README.
+Needs scikit-learn and pandas.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import subprocess
 import sys
@@ -25,25 +26,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
 
-# What `torchtwolayer fit` should use by itself when --data.dataset is a CSV or Parquet file
-# (the built-in flower keeps the course's 4 tanh units, lr 1.2, full batch). Passed explicitly
-# here until the CLI applies them itself; then the zero-flag run below needs no flags at all.
-PROPOSED_DEFAULTS: dict[str, str] = {
-    "--model.hidden_size": "64",
-    "--model.lr": "0.3",
-    "--model.momentum": "0",  # the note's update W ← W − α dW, on mini-batches
-    "--model.weight_decay": "1e-3",
-    "--data.batch_size": "32",
-    "--trainer.max_steps": "-1",
-    "--trainer.max_epochs": "100",
-    "--trainer.callbacks+": "EarlyStopping",
-    "--trainer.callbacks.monitor": "val/loss",
-    "--trainer.callbacks.patience": "10",  # epochs without a lower validation loss
-}
+from torchtwolayer.files import replace_marked_section
 
 # Three tries of flags a practitioner might make, each a complete set of the knobs above.
 TRIES: dict[str, dict[str, str]] = {
@@ -97,14 +82,13 @@ def export_datasets(out: Path, names: Sequence[str]) -> dict[str, tuple[Path, Pa
 
 
 def fit(train_csv: Path, flags: dict[str, str], run_dir: Path, seed: int) -> tuple[Path, float]:
-    """``python -m torchtwolayer fit`` on ``train_csv`` with ``flags``; its last checkpoint and wall time."""
+    """``python -m torchtwolayer fit`` on ``train_csv`` with ``flags``; the checkpoint it reports and its wall time."""
     args = [
-        sys.executable, "-m", "torchtwolayer", "fit",
+        sys.executable, "-m", "torchtwolayer", "-q", "fit",
         "--data.dataset", str(train_csv),
         "--seed_everything", str(seed), "--model.seed", str(seed), "--data.seed", str(seed),
         "--trainer.default_root_dir", str(run_dir),
         "--trainer.logger.init_args.save_dir", str(run_dir), "--trainer.logger.init_args.name", "fit",
-        "--trainer.enable_progress_bar", "false",
     ]  # fmt: skip
     for flag, value in flags.items():
         args += [flag, value]
@@ -113,32 +97,18 @@ def fit(train_csv: Path, flags: dict[str, str], run_dir: Path, seed: int) -> tup
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    runs = sorted(run_dir.glob("fit/version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime_ns)
+    runs = sorted(run_dir.glob("fit/version_*/checkpoints/best.ckpt"), key=lambda p: p.stat().st_mtime_ns)
     return runs[-1], seconds
 
 
 def holdout_accuracy(ckpt_path: Path, holdout_csv: Path) -> float:
-    """Accuracy of the checkpoint's model on the hold-out file, through the checkpoint's own data
-    transform. (To be replaced by ``torchtwolayer test --ckpt_path CKPT --data.dataset HOLDOUT``.)"""
-    from torchtwolayer.data.module import TwoLayerDataModule
-    from torchtwolayer.lightning.module import TwoLayerModule
+    """Accuracy of the checkpoint on every row of the hold-out file, through its own data transform:
+    what ``torchtwolayer test --ckpt_path CKPT --data.dataset HOLDOUT`` reports as ``test/acc``."""
+    from torchtwolayer.lightning.checkpoints import load_data, load_model
 
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    model = TwoLayerModule(**_init_args(TwoLayerModule, ckpt["hyper_parameters"]))
-    model.load_state_dict(ckpt["state_dict"])
-    data_hp = _init_args(TwoLayerDataModule, ckpt.get("datamodule_hyper_parameters") or {})
-    data_hp.update(dataset=str(holdout_csv), schema_from=str(ckpt_path), batch_size=0)
-    dm = TwoLayerDataModule(**data_hp)
-    X, _ = dm.tensors("predict")  # every row of the file, in file order
-    with torch.no_grad():
-        predicted = dm.decode(model(X))["prediction"]
-    truth = pd.read_csv(holdout_csv)[dm.target_name].to_numpy()
-    return float(np.mean(predicted.astype(truth.dtype) == truth))
-
-
-def _init_args(cls: type, saved: dict) -> dict:
-    names = inspect.signature(cls.__init__).parameters
-    return {k: v for k, v in saved.items() if k in names}
+    model = load_model(ckpt_path)
+    dm = load_data(ckpt_path, dataset=str(holdout_csv), holdout=True)
+    return model.score(*dm.tensors("test"))["acc"]
 
 
 def measure(name: str, files: tuple[Path, Path], out: Path, seed: int, quick: bool) -> dict:
@@ -147,7 +117,7 @@ def measure(name: str, files: tuple[Path, Path], out: Path, seed: int, quick: bo
     train, holdout = pd.read_csv(train_csv), pd.read_csv(holdout_csv)
     extra = QUICK if quick else {}
     runs = out / "runs" / name / f"seed_{seed}"
-    ckpt, seconds = fit(train_csv, {**PROPOSED_DEFAULTS, **extra}, runs / "zero_flag", seed)
+    ckpt, seconds = fit(train_csv, dict(extra), runs / "zero_flag", seed)
     zero = holdout_accuracy(ckpt, holdout_csv)
     tries = {}
     for k, (label, flags) in enumerate(TRIES.items()):
@@ -190,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 3 epochs per fit (and only wine unless --datasets)"
     )
+    parser.add_argument("--update-readme", action="store_true", help="write the table into the README")
     args = parser.parse_args(argv)
     if args.datasets is None:
         args.datasets = ["wine"] if args.quick else list(DATASETS)
@@ -198,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     table = markdown_table(results)
     (args.out / "tabular_defaults.md").write_text(table + "\n")
     print(table)
+    if args.update_readme:
+        replace_marked_section(Path(__file__).resolve().parents[1] / "README.md", "tabular-defaults", table)
     return results
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
+import re
+import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -12,10 +13,15 @@ from typing import IO, Any
 import numpy as np
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new file beside ``path``, opened for writing, with the mode ``open()`` would give it
+    (0666 less the umask, which the kernel applies: ``mkstemp`` would make it 0600)."""
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary: bool = False) -> Path:
@@ -25,9 +31,8 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temporary_beside(path)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # what open() would have given, not mkstemp's 0600
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
             write(f)
             f.flush()
@@ -61,3 +66,16 @@ def _cells(values: np.ndarray) -> list:
     if values.dtype.kind in "bO":
         return [("true" if v else "false") if isinstance(v, bool) else v for v in values.tolist()]
     return values.tolist()
+
+
+def replace_marked_section(path: str | Path, name: str, text: str) -> Path:
+    """Replace what lies between ``<!-- name:start -->`` and ``<!-- name:end -->`` in the text
+    file at ``path`` (a README's generated table) with ``text``; written atomically."""
+    path = Path(path)
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    content = path.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(content):
+        raise ValueError(f"{path} has no {start} … {end} section to update")
+    new = pattern.sub(lambda _: f"{start}\n{text}\n{end}", content)
+    return write_atomically(path, lambda f: f.write(new))

@@ -60,6 +60,7 @@ class TwoLayerCLI(LightningCLI):
         config = self.config[sub]
         self._given_model = _given(config.model, TwoLayerModule)  # before Lightning reads the checkpoint
         self._given_data = _given(config.data, TwoLayerDataModule)
+        self._given_trainer = {k: config.trainer[k] for k, v in TRAINER_DEFAULTS.items() if config.trainer[k] != v}
         if config.get("ckpt_path") is not None:
             config.ckpt_path = str(find_checkpoint(config.ckpt_path, *_run_folder(config.trainer.logger)))
             self.checkpoint = load_checkpoint(config.ckpt_path)
@@ -81,10 +82,10 @@ class TwoLayerCLI(LightningCLI):
     def _apply_table_defaults(self, config: Any) -> None:
         if not is_table(config.data.dataset):
             return
+        given = {"model": self._given_model, "data": self._given_data, "trainer": self._given_trainer}
         for key, value in TABULAR.items():
             group, name = key.split(".")
-            given = self._given_model if group == "model" else self._given_data
-            if name not in given:
+            if name not in given[group]:
                 config[group][name] = value
 
     def _take_from_checkpoint(self, config: Any, sub: str) -> None:
