@@ -89,7 +89,7 @@ def _dispatch(command: str) -> Callable[[list[str], int], int]:
 
         return lambda argv, _: plot_main(argv[1:])
     if command == "export":
-        from .export import main as export_main
+        from .export import main as export_main  # (imports Lightning: it reads checkpoints)
 
         return lambda argv, _: export_main(argv[1:])
     return _lightning_command
@@ -128,10 +128,10 @@ def _describe(error: BaseException) -> str:
             "files are written through a temporary copy, so the last checkpoint is intact. Free space, then "
             f"resume with `{PROG} fit --ckpt_path last`"
         )
-    if isinstance(error, PermissionError):
-        return f"permission denied: {error.filename or error}; choose a file or folder you can read and write"
-    if isinstance(error, IsADirectoryError):
-        return f"{error.filename or error} is a folder; give a file name"
+    if isinstance(error, PermissionError) and error.filename:
+        return f"permission denied: {error.filename}; choose a file or folder you can read and write"
+    if isinstance(error, IsADirectoryError) and error.filename:
+        return f"{error.filename} is a folder; give a file name"
     message = str(error).strip() or type(error).__name__
     return message.replace("\n", " ")
 

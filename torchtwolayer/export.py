@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from .core.heads import get_head
 from .core.module import TwoLayerNet
+from .files import output_path
 from .lightning.checkpoints import find_checkpoint, load_checkpoint
 
 INPUT_NAME = "features"
@@ -189,7 +190,7 @@ def export_onnx(
     Needs the ``onnx`` extra (onnx, onnxscript, onnxruntime): ``pip install torchtwolayer[onnx]``.
     """
     onnx, ort = _import_onnx(check)
-    output = _writable(output, overwrite)
+    output = output_path(output, overwrite, "model.onnx")
     ckpt_path = find_checkpoint(str(ckpt_path), "runs", "torchtwolayer")
     from .data.module import TwoLayerDataModule
 
@@ -221,15 +222,6 @@ def _import_onnx(with_runtime: bool) -> tuple[Any, Any]:
             f"cannot be imported: {MISSING_EXTRA}"
         ) from None
     return onnx, ort
-
-
-def _writable(output: str | Path, overwrite: bool) -> Path:
-    path = Path(output)
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder; give the path of the .onnx file to write, e.g. {path / 'model.onnx'}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; choose another --output or pass --overwrite")
-    return path
 
 
 def _to_onnx(predictor: Predictor, output_name: str, metadata: dict[str, str], doc: str) -> Any:

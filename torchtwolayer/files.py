@@ -79,3 +79,14 @@ def replace_marked_section(path: str | Path, name: str, text: str) -> Path:
         raise ValueError(f"{path} has no {start} … {end} section to update")
     new = pattern.sub(lambda _: f"{start}\n{text}\n{end}", content)
     return write_atomically(path, lambda f: f.write(new))
+
+
+def output_path(output: str | Path, overwrite: bool, example: str = "output") -> Path:
+    """``output`` as a file to write: a folder or an existing file (unless ``overwrite``) is a
+    clear error before any work, so nothing the user has is replaced by surprise."""
+    path = Path(output)
+    if path.is_dir():
+        raise IsADirectoryError(f"--output {path} is a folder; give a file name in it, e.g. {path / example}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; choose another --output or pass --overwrite")
+    return path

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from ..files import output_path
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="torchtwolayer plot", description=__doc__)
@@ -31,7 +33,7 @@ def _boundary(args: argparse.Namespace) -> Path:
     from ..plots import plot_decision_boundary
     from .checkpoints import load_data, load_model
 
-    output = _new_file(args.output, args.overwrite)
+    output = output_path(args.output, args.overwrite, "picture.png")
     model = load_model(args.ckpt_path)
     dm = load_data(args.ckpt_path, **({"dataset": args.dataset} if args.dataset else {}))
     X, y = dm.raw_split("predict")
@@ -42,14 +44,7 @@ def _boundary(args: argparse.Namespace) -> Path:
 def _curves(args: argparse.Namespace) -> Path:
     from ..plots import plot_learning_curves
 
-    output = _new_file(args.output, args.overwrite) if args.output else None  # default: the run's own picture
+    output = (
+        output_path(args.output, args.overwrite, "picture.png") if args.output else None
+    )  # default: the run's own picture
     return plot_learning_curves(args.run, output)
-
-
-def _new_file(output: str, overwrite: bool) -> Path:
-    path = Path(output)
-    if path.is_dir():
-        raise IsADirectoryError(f"--output {path} is a folder; give a file name such as {path}/picture.png")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; choose another --output or pass --overwrite")
-    return path

@@ -11,6 +11,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from ..data.module import TwoLayerDataModule
+from ..files import output_path
 
 DEFAULT_FOLDER = Path("predictions")
 
@@ -37,12 +38,7 @@ class PredictionWriter(BasePredictionWriter):
 
     def resolve(self, datamodule: Any) -> Path:
         if self.output is not None:
-            path = Path(self.output)
-            if path.is_dir():
-                raise IsADirectoryError(f"--output {path} is a folder; give a file name such as {path}/predictions.csv")
-            if path.exists() and not self.overwrite:
-                raise FileExistsError(f"{path} already exists; choose another --output or pass --overwrite true")
-            return path
+            return output_path(self.output, self.overwrite, "predictions.csv")
         stem = Path(datamodule.hparams.dataset).stem if isinstance(datamodule, TwoLayerDataModule) else "predictions"
         path, n = DEFAULT_FOLDER / f"{stem}.csv", 1
         while path.exists():
