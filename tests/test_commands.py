@@ -40,6 +40,8 @@ def test_fit_help_is_named_after_the_command_and_hides_linked_arguments(capsys):
     for linked in ("--model.task", "--model.n_outputs", "--model.n_features", "--model.target_mean"):
         assert linked not in out
     assert "--model.hidden_size" in out and "--data.dataset" in out
+    max_steps = out[out.index("--trainer.max_steps MAX_STEPS\n") :].split("--trainer.min_steps")[0]
+    assert "default: 10000" in max_steps and "Disabled by default" not in max_steps
 
 
 def test_default_output_is_quiet_and_quiet_is_only_the_summary(capfd):

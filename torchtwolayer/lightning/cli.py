@@ -30,6 +30,11 @@ from .writer import PredictionWriter
 PROGRESS_REFRESH_STEPS = 20  # items (of up to 32 steps) between progress-bar refreshes
 LINKED = ("n_features", "n_outputs", "task", "target_mean", "target_std")  # data → model, never flags
 SPLIT = ("dataset", "seed", "val_fraction", "test_fraction", "stratify", "n_samples", "noise", "target", "features")
+HELP = {  # where Lightning's own help describes Lightning's defaults, not this command's
+    "trainer.max_steps": "Stop after this number of optimizer steps (-1: no limit; then give --trainer.max_epochs).",
+    "trainer.max_epochs": "Stop training after this number of epochs (-1: no limit; a table's default is 100).",
+    "trainer.log_every_n_steps": "Log every this many training items (an item is up to 32 optimizer steps).",
+}
 DESCRIPTION = "Train, evaluate and use the one-hidden-layer network with the hand-written backward."
 
 
@@ -48,6 +53,9 @@ class TwoLayerCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         for name in LINKED:
             parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
+        for action in parser._actions:  # argparse keeps no other handle on an argument's help
+            if action.dest in HELP:
+                action.help = HELP[action.dest]
         parser.add_argument("--output", type=str | None, default=None, help="predict: the CSV file to write")
         parser.add_argument("--overwrite", type=bool, default=False, help="predict: replace --output if it exists")
 
