@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import platform
@@ -90,11 +91,15 @@ def autograd_model(n0: int, n1: int) -> nn.Sequential:
 
 
 # ---------------------------------------------------------------- function level
-def bench_function(sizes: dict[str, tuple[int, int, int]], reps: int, device: str = "cpu") -> list[dict]:
-    return [bench_function_size(name, *size, reps, device) for name, size in sizes.items()]
+def bench_function(
+    sizes: dict[str, tuple[int, int, int]], reps: int, device: str = "cpu", max_inner: int = 2000
+) -> list[dict]:
+    return [bench_function_size(name, *size, reps, device, max_inner) for name, size in sizes.items()]
 
 
-def bench_function_size(name: str, m: int, n0: int, n1: int, reps: int, device: str = "cpu") -> dict:
+def bench_function_size(
+    name: str, m: int, n0: int, n1: int, reps: int, device: str = "cpu", max_inner: int = 2000
+) -> dict:
     X, Y = binary_problem(m, n0, device=device)
     ours = TwoLayerNet(n0, n1, init="pytorch", seed=0, device=device)
     opt_ours = torch.optim.SGD(ours.parameters(), lr=0.01)
@@ -117,7 +122,7 @@ def bench_function_size(name: str, m: int, n0: int, n1: int, reps: int, device: 
     dZ1, W1 = torch.randn(m, n1, device=device), ours.W1.detach()
     if name == "large":  # the floor: Z1 = X W1ᵀ and dW1 = dZ1ᵀ X, the step's two big products
         fns["floor"] = lambda: (torch.mm(X, W1.t()), torch.mm(dZ1.t(), X))
-    inner = max(3, min(2000, int(3e8 / (m * n0 * n1 * 6 + 2e6))))
+    inner = max(3, min(max_inner, int(3e8 / (m * n0 * n1 * 6 + 2e6))))
     t = median_times(fns, reps, inner)
     row = {
         "size": f"{name} (m={m}, {n0}→{n1}→1)",
@@ -176,14 +181,21 @@ def saved_storages(loss_fn: Callable[[], torch.Tensor]) -> dict[int, int]:
     return seen
 
 
-def bench_memory(size: tuple[int, int, int]) -> list[dict]:
+def bench_memory(size: tuple[int, int, int], fresh_process: bool = True) -> list[dict]:
+    """Each variant's peak in its own process (``fresh_process=False``, for --quick: in this one,
+    where the peak also holds what ran before: it checks the script runs, not the figure)."""
     rows = []
     m, n0, n1 = size
     X, Y = binary_problem(m, n0)
     for variant in ("ours", "autograd"):
         code = MEMORY_CHILD.format(size=size, variant=variant)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        peak_kib, base_kib = (int(v) for v in out.stdout.split())  # the step's peak, and RSS before it
+        if fresh_process:
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        else:
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                exec(code, {})
+            out = printed.getvalue()
+        peak_kib, base_kib = (int(v) for v in out.split())  # the step's peak, and RSS before it
         if variant == "ours":
             net = TwoLayerNet(n0, n1, init="pytorch", seed=0)
             params = list(net.parameters())
@@ -888,9 +900,9 @@ def main(argv: list[str] | None = None) -> dict:
     sizes = QUICK_SIZES if args.quick else SIZES
     results: dict = {"machine": machine()}
     if "function" in args.sections:
-        results["function"] = bench_function(sizes, reps, args.device)
+        results["function"] = bench_function(sizes, reps, args.device, max_inner=20 if args.quick else 2000)
     if "memory" in args.sections:
-        results["memory"] = bench_memory(sizes["large"])
+        results["memory"] = bench_memory(sizes["large"], fresh_process=not args.quick)
     if "course" in args.sections:
         results["course"] = bench_course(200 if args.quick else 10_000, reps=2 if args.quick else 5)
     if "tabular" in args.sections:
