@@ -76,7 +76,7 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(lr, t
     y = X @ [1.0, 2.0, -1.0] + 0.1 * rng.normal(size=200)
     np.savetxt("reg.csv", np.c_[X, y], delimiter=",", header="a,b,c,y", comments="", fmt="%.6f")
     args = ["fit", *QUIET, "--data.dataset", "reg.csv", "--model.lr", lr, "--data.batch_size", "0",
-            "--model.hidden_size", "4", "--trainer.precision", "64-true"]  # fmt: skip
+            "--model.hidden_size", "32", "--model.weight_decay", "0", "--trainer.precision", "64-true"]  # fmt: skip
     with pytest.raises(DivergenceError) as info:
         lightning_main([*args, "--data.full_batch_steps", "5", "--model.momentum", "0"])
     message = str(info.value)

@@ -10,7 +10,6 @@ resolved and checked by :meth:`TwoLayerCLI.parse_arguments` before Lightning rea
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -66,9 +65,11 @@ class TwoLayerCLI(LightningCLI):
         if sub is None:
             return
         config = self.config[sub]
-        self._given_model = _given(config.model, TwoLayerModule)  # before Lightning reads the checkpoint
-        self._given_data = _given(config.data, TwoLayerDataModule)
-        self._given_trainer = {k: config.trainer[k] for k, v in TRAINER_DEFAULTS.items() if config.trainer[k] != v}
+        # what the user gave (flags, config files), before Lightning reads the checkpoint into the config
+        given = parser.parse_args(args, defaults=False)[sub]
+        self._given_model, self._given_data, self._given_trainer = (
+            _as_dict(given.get(group)) for group in ("model", "data", "trainer")
+        )
         if config.get("ckpt_path") is not None:
             config.ckpt_path = str(find_checkpoint(config.ckpt_path, *_run_folder(config.trainer.logger)))
             self.checkpoint = load_checkpoint(config.ckpt_path)
@@ -174,11 +175,8 @@ def _as_list(value: Any) -> list[Any]:
     return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _given(group: Any, cls: type) -> dict[str, Any]:
-    """The arguments of ``cls`` whose value differs from its signature's default: those the
-    user gave (on the command line or in a config file), with their values."""
-    defaults = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items() if p.default is not p.empty}
-    return {n: group[n] for n, d in defaults.items() if n in group and group[n] != d}
+def _as_dict(group: Any) -> dict[str, Any]:
+    return group.as_dict() if hasattr(group, "as_dict") else dict(group or {})
 
 
 def _run_folder(logger: Any) -> tuple[str, str]:
