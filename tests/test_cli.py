@@ -2,8 +2,6 @@
 
 import csv
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +35,7 @@ def test_default_fit_reaches_90_percent_training_accuracy_on_the_flower(default_
 
 
 def test_csv_fit_test_predict_round_trip(tmp_path, capsys):
-    """fit and test in this process; predict as ``python -m torchtwolayer``, a separate process."""
+    """fit, test and predict (``python -m torchtwolayer`` itself: tests/test_check.py)."""
     train, new = (
         write_csv(tmp_path / "train.csv"),
         write_csv(tmp_path / "new.csv", n=37, seed=1, target=False),
@@ -48,12 +46,8 @@ def test_csv_fit_test_predict_round_trip(tmp_path, capsys):
     ckpt = str(last_checkpoint())
     assert main(["test", *QUIET, "--ckpt_path", ckpt, "--data.dataset", str(train), "--data.test_fraction", "0.2"]) == 0
     assert "test/acc" in capsys.readouterr().out
-    proc = subprocess.run(
-        [sys.executable, "-m", "torchtwolayer", "predict", *QUIET, "--ckpt_path", ckpt, "--data.dataset", str(new),
-         "--output", "preds.csv"], capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Wrote 37 predictions to preds.csv" in proc.stdout
+    assert main(["predict", *QUIET, "--ckpt_path", ckpt, "--data.dataset", str(new), "--output", "preds.csv"]) == 0
+    assert "Wrote 37 predictions to preds.csv" in capsys.readouterr().out
     lines = Path("preds.csv").read_text().splitlines()
     assert lines[0] == "prediction,p_0,p_1"
     assert len(lines) == 1 + 37
