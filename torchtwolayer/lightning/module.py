@@ -266,7 +266,7 @@ class TwoLayerModule(LightningModule):
     def teardown(self, stage: str) -> None:
         """A worker started by ``ddp_spawn`` ends with ``os._exit``, which skips Lightning's
         atexit handler that destroys the process group; destroy it here instead."""
-        if stage == "fit" and compat.is_spawned_worker(self.trainer):
+        if compat.is_spawned_worker(self.trainer):
             torch.distributed.destroy_process_group()
 
     # ------------------------------------------------------------ checkpoints
