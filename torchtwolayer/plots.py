@@ -127,14 +127,21 @@ def read_metrics(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     if not path.is_file():
         raise FileNotFoundError(f"no metrics file at {path}; give a run folder like runs/torchtwolayer/version_0")
     series: dict[str, tuple[list[float], list[float]]] = {}
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            step = float(row["step"])
-            for key, value in row.items():
-                if key not in ("epoch", "step") and value not in ("", None):
-                    steps, values = series.setdefault(key, ([], []))
-                    steps.append(step)
-                    values.append(float(value))
+    try:
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                step = float(row["step"])
+                for key, value in row.items():
+                    if key not in ("epoch", "step") and value not in ("", None):
+                        steps, values = series.setdefault(key, ([], []))
+                        steps.append(step)
+                        values.append(float(value))
+    except (KeyError, ValueError, TypeError, csv.Error) as error:  # a decode error is a ValueError
+        what = "no 'step' column" if isinstance(error, KeyError) else str(error).split("\n")[0]
+        raise ValueError(
+            f"{path} is not a metrics.csv written by a run ({what}); give the folder of a run, "
+            "e.g. runs/torchtwolayer/version_0"
+        ) from None
     return {k: (np.asarray(s), np.asarray(v)) for k, (s, v) in series.items()}
 
 
