@@ -150,7 +150,8 @@ class TwoLayerCLI(LightningCLI):
                 extra += checkpoint_callbacks(has_validation)
             stops_early = any(isinstance(c, EarlyStopping) for c in given)
             if is_table(self.datamodule.hparams.dataset) and has_validation and not stops_early:
-                extra.append(EarlyStopping(MONITOR, patience=TABULAR_PATIENCE, mode="min"))
+                # strict=False: a step limit inside the first epoch stops before any val/loss exists
+                extra.append(EarlyStopping(MONITOR, patience=TABULAR_PATIENCE, mode="min", strict=False))
             extra.append(RunSummary())
         if sub == "predict":
             extra.append(PredictionWriter(config.output, config.overwrite))
