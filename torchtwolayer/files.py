@@ -25,7 +25,10 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except PermissionError as error:  # name the folder, not the temporary file
+        raise PermissionError(error.errno, f"cannot write {path.name} in the folder", str(path.parent)) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # what open() would have given, not mkstemp's 0600
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
@@ -33,8 +36,10 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # a full disk, a size limit: name the file
+            raise OSError(error.errno, error.strerror, str(path)) from None
         raise
     return path
 
