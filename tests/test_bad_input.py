@@ -4,13 +4,14 @@ command, the same input exits with status 2 and one ``torchtwolayer: error: …`
 
 import gzip
 import os
+import pickle
 from pathlib import Path
 
 import pytest
 import torch
 from helpers import QUIET, files_under, last_checkpoint, write_csv
 
-from torchtwolayer import TwoLayerNet
+from torchtwolayer import GradientDescent, TwoLayerNet
 from torchtwolayer.commands import main
 from torchtwolayer.data.tables import CSVFormatError
 from torchtwolayer.lightning.checkpoints import load_checkpoint
@@ -92,6 +93,97 @@ def not_a_checkpoint(tmp, trained):
 
 def fifo(path):
     os.mkfifo(path)
+
+
+def edited(change):
+    """The trained checkpoint with ``change(ckpt)`` applied, saved as a new file."""
+
+    def make(tmp, trained):
+        ckpt = torch.load(trained, weights_only=True)
+        change(ckpt)
+        torch.save(ckpt, tmp / "edited.ckpt")
+        return tmp / "edited.ckpt"
+
+    return make
+
+
+class Payload:
+    """Unpickling this would run ``touch PWNED``: the file test proves it never ran."""
+
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def malicious(tmp, trained):
+    ckpt = torch.load(trained, weights_only=True)
+    ckpt["callbacks"] = Payload()
+    with open(tmp / "evil.ckpt", "wb") as f:
+        pickle.dump(ckpt, f)
+    return tmp / "evil.ckpt"
+
+
+def garbage(name):
+    """A file of garbage named ``name``; the checkpoint is then given as ``./name``."""
+
+    def make(tmp, trained):
+        (tmp / name).write_bytes(b"not a checkpoint at all")
+        return f"./{name}"
+
+    return make
+
+
+def evaluate(command, *args):
+    """``command`` (validate, test, plot boundary, …) with the trained checkpoint and ``args``."""
+
+    def setup(tmp, trained):
+        return [*command.split(), *([] if command == "plot boundary" else QUIET), "--ckpt_path", str(trained()), *args]
+
+    return setup
+
+
+def ckpt_by(how):
+    """A damaged checkpoint named by ``how``: a --config file, the abbreviated --ckpt, or ``last``."""
+
+    def setup(tmp, trained):
+        bad = truncated(tmp, trained())
+        new = write_csv(tmp / "new.csv", n=10, target=False)
+        given = {
+            "config": ["--config", str(tmp / "c.yaml")],
+            "abbreviated": ["--ckpt", str(bad)],
+            "last keyword": ["--ckpt_path", "last"],  # a file named last beside it is not read
+        }[how]
+        (tmp / "c.yaml").write_text(f"ckpt_path: {bad}\n")
+        (tmp / "last").write_bytes(b"garbage")
+        return ["predict", *QUIET, *given, "--data.dataset", str(new)]
+
+    return setup
+
+
+def metrics(data):
+    def setup(tmp, trained):
+        (tmp / "run").mkdir()
+        (tmp / "run" / "metrics.csv").write_bytes(data)
+        return ["plot", "curves", str(tmp / "run")]
+
+    return setup
+
+
+def in_place(tensor_index):
+    """GradientDescent made, then X (0) or Y (1) changed in place, then a step."""
+
+    def call():
+        X, Y = torch.randn(8, 2), torch.rand(8)
+        gd = GradientDescent(TwoLayerNet(2, 3), X, Y, lr=0.1)
+        (X, Y)[tensor_index].mul_(2)
+        gd.step()
+
+    return call
+
+
+def descent(**kwargs):
+    X, Y = torch.randn(8, 2), torch.rand(8)
+    net = kwargs.pop("net", None) or TwoLayerNet(2, 3)
+    return lambda: GradientDescent(net, X, Y, **{"lr": 0.1, **kwargs})
 
 
 GOOD_HEADER = "a,b,label\n"
@@ -246,10 +338,148 @@ CASES = [
         "missing values in 'f2' (1 cell, first on row 2)",
     ),
     (
+        "edited checkpoint: shape",
+        predict(edited(lambda c: c["state_dict"].update({"net.W1": torch.zeros(5, 3)}))),
+        ValueError,
+        "net.W1 should have shape",
+    ),
+    (
+        "edited checkpoint: missing key",
+        predict(edited(lambda c: c["state_dict"].pop("net.b2"))),
+        ValueError,
+        "net.b2 should have shape (1,) but is missing",
+    ),
+    (
+        "edited checkpoint: NaN weights",
+        predict(edited(lambda c: c["state_dict"]["net.W2"].fill_(float("nan")))),
+        ValueError,
+        "holds NaN",
+    ),
+    ("malicious checkpoint", predict(malicious), ValueError, "it holds objects other than tensors"),
+    ("checkpoint is a folder", predict(lambda tmp, trained: tmp), ValueError, "is a folder"),
+    (
+        "checkpoint is a FIFO",
+        predict(lambda tmp, trained: fifo(tmp / "p.ckpt") or tmp / "p.ckpt"),
+        ValueError,
+        "not a regular file",
+    ),
+    ("checkpoint file named last", predict(garbage("last")), ValueError, "cannot be read as a checkpoint"),
+    ("checkpoint through --config", ckpt_by("config"), ValueError, "cut.ckpt cannot be read as a checkpoint"),
+    ("checkpoint through --ckpt", ckpt_by("abbreviated"), ValueError, "cut.ckpt cannot be read as a checkpoint"),
+    ("--ckpt_path last without runs", ckpt_by("last keyword"), FileNotFoundError, "--ckpt_path last: no last.ckpt"),
+    (
+        "test --ckpt_path last without runs",
+        lambda tmp, trained: ["test", *QUIET, "--ckpt_path", "last"],
+        FileNotFoundError,
+        "--ckpt_path last: no last.ckpt under runs/torchtwolayer",
+    ),
+    (
+        "predict without a checkpoint",
+        lambda tmp, trained: ["predict", *QUIET],
+        ValueError,
+        "predict needs a trained model",
+    ),
+    ("test without a test split", evaluate("test"), ValueError, "there is no test split"),
+    (
+        "predict --output is a folder",
+        predict(lambda tmp, trained: trained, "--output", "."),
+        IsADirectoryError,
+        "--output . is a folder; give a file name such as ./predictions.csv",
+    ),
+    (
         "prediction file exists",
         predict(lambda tmp, trained: trained, "--output", str(Path("precious.csv"))),
         FileExistsError,
         "already exists",
+    ),
+    # plot
+    (
+        "plot boundary over a file",
+        evaluate("plot boundary", "--output", "precious.csv"),
+        FileExistsError,
+        "precious.csv already exists",
+    ),
+    (
+        "plot boundary into a folder",
+        evaluate("plot boundary", "--output", "."),
+        IsADirectoryError,
+        "--output . is a folder",
+    ),
+    (
+        "plot curves: no step column",
+        metrics(b"a,b\n1,2,3\nxx\n"),
+        ValueError,
+        "not a metrics.csv written by a run (no 'step' column)",
+    ),
+    ("plot curves: text value", metrics(b"step,train/loss\n1,abc\n"), ValueError, "could not convert string to float"),
+    (
+        "plot curves: binary",
+        metrics(bytes(range(256))),
+        ValueError,
+        "metrics.csv is not a metrics.csv written by a run ('utf-8' codec",
+    ),
+    (
+        "plot curves: cell over 131072",
+        metrics(b"step,train/loss\n1," + b"9" * 140000 + b"\n"),
+        ValueError,
+        "field larger than field limit",
+    ),
+    ("plot curves: empty", metrics(b""), ValueError, "has no logged values yet"),
+    # Lightning's MisconfigurationException
+    ("max_steps -2", cli("--trainer.max_steps", "-2"), ValueError, "`max_steps` must be a non-negative integer or -1"),
+    ("devices 0", cli("--trainer.devices", "0"), ValueError, "`Trainer(devices='0')` value is not a valid input"),
+    *[  # (on a machine with a GPU, --trainer.accelerator gpu is valid: the case is about its absence)
+        ("GPU without one", cli("--trainer.accelerator", "gpu"), ValueError, "No supported gpu backend found")
+        for _ in range(not torch.cuda.is_available())
+    ],
+    # sizes that cannot be allocated: named before torch tries
+    (
+        "hidden size 1e12",
+        cli("--model.hidden_size", "1000000000000"),
+        ValueError,
+        "n1=1000000000000, n2=1) needs 14.6 TiB",
+    ),
+    ("n_samples 1e11", cli("--data.n_samples", "100000000000"), ValueError, "--data.n_samples 100000000000 needs"),
+    ("TwoLayerNet(2, 10**12)", module(lambda: TwoLayerNet(2, 10**12)), ValueError, "needs 14.6 TiB but cpu memory is"),
+    # values that used to be accepted
+    ("momentum 1", cli("--model.momentum", "1"), ValueError, "momentum must be in [0, 1)"),
+    ("max_steps -1 and max_epochs -1", cli("--trainer.max_steps", "-1"), ValueError, "would train forever"),
+    (
+        "one-row regression",
+        csv_fit("a,y\n1,2.5\n", "--data.task", "regression"),
+        ValueError,
+        "regression needs at least 2 training rows",
+    ),
+    ("GradientDescent lr inf", module(descent(lr=float("inf"))), TypeError, "lr must be a finite number, got inf"),
+    ("GradientDescent lr string", module(descent(lr="0.1")), TypeError, "lr must be a finite number, got '0.1'"),
+    ("GradientDescent momentum 1", module(descent(momentum=1.0)), ValueError, "momentum must be in [0, 1)"),
+    (
+        "GradientDescent on nn.Linear",
+        module(descent(net=torch.nn.Linear(2, 1))),
+        TypeError,
+        "trains a TwoLayerNet, got Linear",
+    ),
+    ("GradientDescent after X changed in place", module(in_place(0)), ValueError, "changed in place"),
+    ("GradientDescent after Y changed in place", module(in_place(1)), ValueError, "changed in place"),
+    ("X sparse", module(lambda: TwoLayerNet(2, 3)(torch.ones(4, 2).to_sparse())), TypeError, "X.to_dense()"),
+    (
+        "Y sparse",
+        module(lambda: TwoLayerNet(2, 3).cost(torch.ones(4, 2), torch.ones(4).to_sparse())),
+        TypeError,
+        "Y.to_dense()",
+    ),
+    ("X on meta", module(lambda: TwoLayerNet(2, 3)(torch.ones(4, 2, device="meta"))), TypeError, "use X.to(net.W1)"),
+    (
+        "NaN regression target",
+        module(lambda: TwoLayerNet(2, 3, output="identity").cost(torch.ones(4, 2), torch.full((4,), float("nan")))),
+        ValueError,
+        "Y contains NaN",
+    ),
+    (
+        "all-NaN softmax probabilities",
+        module(lambda: TwoLayerNet(2, 3, 2, output="softmax").cost(torch.ones(4, 2), torch.full((4, 2), float("nan")))),
+        ValueError,
+        "must lie in [0, 1]",
     ),
 ]
 
@@ -273,6 +503,8 @@ def test_bad_input(case, error, phrase, tmp_path, monkeypatch, capsys, request):
         err = capsys.readouterr().err
         assert status == 2 and phrase in err and "Traceback" not in err, err
         assert error is SystemExit or err.startswith("torchtwolayer: error: ")
+        assert error is SystemExit or err.count("\n") == 1, err  # one line
+        assert "weights_only=False" not in err  # torch's advice is never passed on
     else:
         with pytest.raises(error) as info:
             call()

@@ -112,7 +112,7 @@ def _lightning_command(argv: list[str], verbosity: int) -> int:
 
 def _is_user_error(error: BaseException) -> bool:
     """Errors of input, files and settings; a bug (anything else) keeps its traceback."""
-    if isinstance(error, (ValueError, TypeError, OSError, LookupError, MemoryError)):
+    if isinstance(error, (ValueError, TypeError, OSError, LookupError, MemoryError)) or _out_of_memory(error):
         return True
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
@@ -132,8 +132,20 @@ def _describe(error: BaseException) -> str:
         return f"permission denied: {error.filename}; choose a file or folder you can read and write"
     if isinstance(error, IsADirectoryError) and error.filename:
         return f"{error.filename} is a folder; give a file name"
+    if _out_of_memory(error):
+        return (
+            "out of memory: the model or the data does not fit; make --model.hidden_size, "
+            "--data.n_samples or --data.batch_size smaller"
+        )
     message = str(error).strip() or type(error).__name__
     return message.replace("\n", " ")
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """torch's failed allocation (a ``RuntimeError``): what the size checks did not foresee."""
+    return isinstance(error, RuntimeError) and (
+        type(error).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(error)
+    )
 
 
 @contextmanager

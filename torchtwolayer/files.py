@@ -31,15 +31,20 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temporary_beside(path)
+    try:
+        fd, tmp = _temporary_beside(path)
+    except PermissionError as error:  # name the folder, not the temporary file
+        raise PermissionError(error.errno, f"cannot write {path.name} in the folder", str(path.parent)) from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # a full disk, a size limit: name the file
+            raise OSError(error.errno, error.strerror, str(path)) from None
         raise
     return path
 

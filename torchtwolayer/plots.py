@@ -63,16 +63,16 @@ def draw_decision_boundary(
     if net.output == "softmax":
         regions = P.argmax(1).reshape(g0.shape)
         ax.contourf(g0, g1, regions, levels=np.arange(P.shape[1] + 1) - 0.5, cmap="tab10", alpha=0.3, vmin=0, vmax=9)
-        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=12, edgecolors="k", linewidths=0.3)
+        _points(ax, X, y, cmap="tab10", vmin=0, vmax=9)
     elif net.output == "sigmoid":
         field = P[:, 0].reshape(g0.shape)
         ax.contourf(g0, g1, field, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
         ax.contour(g0, g1, field, levels=[0.5], colors="k", linewidths=1)
-        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", vmin=0, vmax=1, s=12, edgecolors="k", linewidths=0.3)
+        _points(ax, X, y, cmap="RdBu_r", vmin=0, vmax=1)
     else:
         field = P[:, 0].reshape(g0.shape)
         ax.contourf(g0, g1, field, levels=20, cmap="viridis", alpha=0.6)
-        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="viridis", s=12, edgecolors="k", linewidths=0.3)
+        _points(ax, X, y, cmap="viridis")
     ax.set_xlabel(feature_names[0])
     ax.set_ylabel(feature_names[1])
 
@@ -119,6 +119,18 @@ def plot_decision_boundary(
     return save(fig, path, dpi)
 
 
+def _points(ax: Any, X: Any, y: Any, **colours: Any) -> None:
+    """The data points, coloured by their target when there is one for each (a file to predict has none)."""
+    ax.scatter(
+        X[:, 0],
+        X[:, 1],
+        **({} if y is None or len(y) != len(X) else {"c": y, **colours}),
+        s=12,
+        edgecolors="k",
+        linewidths=0.3,
+    )
+
+
 def read_metrics(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{column: (steps, values)}`` from a CSVLogger ``metrics.csv`` (or the run folder holding it)."""
     path = Path(path)
@@ -127,14 +139,21 @@ def read_metrics(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     if not path.is_file():
         raise FileNotFoundError(f"no metrics file at {path}; give a run folder like runs/torchtwolayer/version_0")
     series: dict[str, tuple[list[float], list[float]]] = {}
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            step = float(row["step"])
-            for key, value in row.items():
-                if key not in ("epoch", "step") and value not in ("", None):
-                    steps, values = series.setdefault(key, ([], []))
-                    steps.append(step)
-                    values.append(float(value))
+    try:
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                step = float(row["step"])
+                for key, value in row.items():
+                    if key not in ("epoch", "step") and value not in ("", None):
+                        steps, values = series.setdefault(key, ([], []))
+                        steps.append(step)
+                        values.append(float(value))
+    except (KeyError, ValueError, TypeError, csv.Error) as error:  # a decode error is a ValueError
+        what = "no 'step' column" if isinstance(error, KeyError) else str(error).split("\n")[0]
+        raise ValueError(
+            f"{path} is not a metrics.csv written by a run ({what}); give the folder of a run, "
+            "e.g. runs/torchtwolayer/version_0"
+        ) from None
     return {k: (np.asarray(s), np.asarray(v)) for k, (s, v) in series.items()}
 
 

@@ -37,6 +37,8 @@ def check_tensor(name: str, t: object) -> Tensor:
             f"{name} must be a torch.Tensor, got {type(t).__name__}; "
             f"convert it with torch.as_tensor({name}, dtype=torch.float32)"
         )
+    if t.layout != torch.strided:
+        raise TypeError(f"{name} is a {t.layout} tensor; the network takes dense tensors: use {name}.to_dense()")
     return t
 
 

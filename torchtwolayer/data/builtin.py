@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..core.validation import check_allocation
+
 
 def planar(n_samples: int = 400, noise: float = 0.2, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """The course's "flower": two classes on the petals r = 4 sin 4t, with noise on t and r."""
@@ -82,6 +84,8 @@ def xor(n_samples: int = 400, noise: float = 0.1, generator: torch.Generator | N
     return X.float(), y
 
 
+BYTES_PER_SAMPLE = 80  # at the peak of a generator: X in float64 twice (points, noise), in float32, and y
+
 BUILTIN: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {
     "planar": planar,
     "moons": moons,
@@ -102,5 +106,6 @@ def make_dataset(name: str, n_samples: int = 400, noise: float | None = None, se
         raise ValueError(f"n_samples must be at least 2, got {n_samples}")
     if noise is not None and not noise >= 0:
         raise ValueError(f"noise must be 0 or more, got {noise}")
+    check_allocation(f"--data.n_samples {n_samples}", n_samples * BYTES_PER_SAMPLE)
     kwargs = {} if noise is None else {"noise": noise}
     return BUILTIN[name](n_samples, generator=torch.Generator().manual_seed(seed), **kwargs)

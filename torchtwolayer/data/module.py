@@ -225,6 +225,11 @@ class TwoLayerDataModule(LightningDataModule):
                 f"val_fraction={hp.val_fraction} and test_fraction={hp.test_fraction} leave no training "
                 f"rows out of {m}; lower them"
             )
+        if task == "regression" and n_train < 2:
+            raise ValueError(
+                f"regression needs at least 2 training rows to learn the target's scale, got {n_train} of {m}; "
+                "give more rows, or lower --data.val_fraction and --data.test_fraction"
+            )
         if hp.batch_size is not None and hp.batch_size > n_train:
             raise ValueError(
                 f"batch_size={hp.batch_size} is larger than the {n_train} training rows; "

@@ -375,8 +375,8 @@ class Schema:
         if name not in self.categorical and _mostly_numbers(categories):
             example = next(c for c in categories if not _is_number(c))
             raise CSVFormatError(
-                f"{table.path}: column {name!r} mixes numbers and text (e.g. {example!r}); fix the text cells, "
-                f"or one-hot encode it on purpose with --data.categorical [{name}]"
+                f"{table.path}: column {name!r} mixes numbers and text (e.g. {_shorten(example)!r}); "
+                f"fix the text cells, or one-hot encode it on purpose with --data.categorical [{name}]"
             )
         if len(categories) > self.max_categories:
             raise CSVFormatError(
@@ -622,6 +622,12 @@ class Schema:
         schema = cls(state["feature_names"], state["target_name"])
         schema.load_state_dict(state)
         return schema
+
+
+def _shorten(text: Any, limit: int = 40) -> str:
+    """A cell quoted in a message: at most ``limit`` characters (a cell may be megabytes long)."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _key(value: Any) -> tuple[str, Any]:

@@ -83,6 +83,8 @@ class TwoLayerCLI(LightningCLI):
             config.trainer.logger = False  # evaluation makes no run folder
             if self.checkpoint is None:
                 raise ValueError(f"{sub} needs a trained model: pass --ckpt_path last, best, or a .ckpt file")
+        if sub == "fit":
+            _check_stop(config.trainer)
         if self.checkpoint is None:
             self._apply_table_defaults(config)
             return
@@ -158,7 +160,8 @@ class TwoLayerCLI(LightningCLI):
                 extra += checkpoint_callbacks(has_validation)
             stops_early = any(isinstance(c, EarlyStopping) for c in given)
             if is_table(self.datamodule.hparams.dataset) and has_validation and not stops_early:
-                extra.append(EarlyStopping(MONITOR, patience=TABULAR_PATIENCE, mode="min"))
+                # strict=False: a step limit inside the first epoch stops before any val/loss exists
+                extra.append(EarlyStopping(MONITOR, patience=TABULAR_PATIENCE, mode="min", strict=False))
             extra.append(RunSummary())
         if sub == "predict":
             extra.append(PredictionWriter(config.output, config.overwrite))
@@ -169,6 +172,15 @@ class TwoLayerCLI(LightningCLI):
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
+
+
+def _check_stop(trainer: Any) -> None:
+    """A fit must end: ``max_steps -1`` with ``max_epochs -1`` and no ``max_time`` would run forever."""
+    if trainer.max_steps == -1 and trainer.max_epochs == -1 and trainer.max_time is None:
+        raise ValueError(
+            "--trainer.max_steps -1 with --trainer.max_epochs -1 would train forever; give a limit, "
+            "e.g. --trainer.max_steps 10000, --trainer.max_epochs 100 or --trainer.max_time 00:01:00:00"
+        )
 
 
 def _as_list(value: Any) -> list[Any]:
