@@ -384,7 +384,7 @@ CASES = [
         "predict --output is a folder",
         predict(lambda tmp, trained: trained, "--output", "."),
         IsADirectoryError,
-        "--output . is a folder; give a file name such as ./predictions.csv",
+        "--output . is a folder; give a file name in it, e.g. predictions.csv",
     ),
     (
         "prediction file exists",
