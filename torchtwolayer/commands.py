@@ -112,11 +112,12 @@ def _lightning_command(argv: list[str], verbosity: int) -> int:
 
 def _is_user_error(error: BaseException) -> bool:
     """Errors of input, files and settings; a bug (anything else) keeps its traceback."""
-    if isinstance(error, (ValueError, TypeError, OSError, LookupError, MemoryError)) or _out_of_memory(error):
+    user = (ValueError, TypeError, OSError, LookupError, MemoryError, ImportError)  # ImportError: a missing extra
+    if isinstance(error, user) or _out_of_memory(error):
         return True
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-    return isinstance(error, MisconfigurationException) or type(error).__module__ == "_csv"
+    lightning = sys.modules.get("lightning.fabric.utilities.exceptions")  # not imported: not Lightning's error
+    misconfigured = lightning is not None and isinstance(error, lightning.MisconfigurationException)
+    return misconfigured or type(error).__module__ == "_csv"
 
 
 def _describe(error: BaseException) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +39,7 @@ from .core.heads import get_head
 from .core.module import TwoLayerNet
 from .files import output_path
 from .lightning.checkpoints import find_checkpoint, load_checkpoint
+from .lightning.defaults import RUN_NAME, RUNS
 
 INPUT_NAME = "features"
 OUTPUT_NAMES = {"binary": "probabilities", "multiclass": "probabilities", "regression": "values"}
@@ -191,7 +191,7 @@ def export_onnx(
     """
     onnx, ort = _import_onnx(check)
     output = output_path(output, overwrite, "model.onnx")
-    ckpt_path = find_checkpoint(str(ckpt_path), "runs", "torchtwolayer")
+    ckpt_path = find_checkpoint(str(ckpt_path), RUNS, RUN_NAME)
     from .data.module import TwoLayerDataModule
 
     data_state = load_checkpoint(ckpt_path)[TwoLayerDataModule.__qualname__]
@@ -321,11 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="replace --output if it exists (--overwrite alone means true)",
     )
     args = parser.parse_args(argv)
-    try:
-        path = export_onnx(args.ckpt_path, args.output, overwrite=args.overwrite)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError) as error:
-        print(f"torchtwolayer export: error: {error}", file=sys.stderr)
-        return 2
+    path = export_onnx(args.ckpt_path, args.output, overwrite=args.overwrite)  # errors: torchtwolayer.commands
     print(f"Wrote {path}")
     return 0
 

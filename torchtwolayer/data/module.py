@@ -458,10 +458,6 @@ def _check_arguments(hp: Any) -> None:
         raise ValueError(
             f"unknown data set {dataset!r}: expected one of {sorted(BUILTIN)} or the path of a .csv or .parquet file"
         )
-    if hp.n_samples < 2:
-        raise ValueError(f"n_samples must be at least 2, got {hp.n_samples}")
-    if hp.noise is not None and not hp.noise >= 0:
-        raise ValueError(f"noise must be 0 or more, got {hp.noise}")
     for name in ("val_fraction", "test_fraction"):
         if not 0 <= hp[name] < 1:
             raise ValueError(f"{name} must be in [0, 1), got {hp[name]}")

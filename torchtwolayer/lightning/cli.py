@@ -22,7 +22,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from ..data.module import TwoLayerDataModule
 from .callbacks import MONITOR, EpochLines, RunSummary, checkpoint_callbacks, is_terminal
 from .checkpoints import AtomicCheckpointIO, find_checkpoint, load_checkpoint
-from .defaults import TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table
+from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table
 from .module import ARCHITECTURE, TwoLayerModule
 from .writer import PredictionWriter
 
@@ -196,7 +196,7 @@ def _run_folder(logger: Any) -> tuple[str, str]:
     init = getattr(logger, "init_args", None)
     if init is not None and "save_dir" in init:
         return str(init.save_dir), str(init.get("name") or "lightning_logs")
-    return "runs", "torchtwolayer"
+    return RUNS, RUN_NAME
 
 
 def lightning_main(args: Sequence[str] | None, verbosity: int = 0) -> TwoLayerCLI:

@@ -7,14 +7,16 @@ from typing import Any
 
 from ..data.builtin import BUILTIN
 
+RUNS, RUN_NAME = "runs", "torchtwolayer"  # runs/torchtwolayer/version_N: where `last` and `best` are found
+
 TRAINER_DEFAULTS: dict[str, Any] = {
     "max_steps": 10_000,
     "max_epochs": -1,
     "log_every_n_steps": 1,  # items of up to 32 steps: one logged row each
-    "default_root_dir": "runs",
+    "default_root_dir": RUNS,
     "logger": {
         "class_path": "lightning.pytorch.loggers.CSVLogger",
-        "init_args": {"save_dir": "runs", "name": "torchtwolayer"},
+        "init_args": {"save_dir": RUNS, "name": RUN_NAME},
     },
     "accelerator": "auto",
     "devices": 1,

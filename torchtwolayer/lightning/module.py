@@ -185,7 +185,7 @@ class TwoLayerModule(LightningModule):
     def on_train_epoch_end(self) -> None:
         """The epoch's loss and metrics, once (each ``self.log`` call costs about a millisecond)."""
         if self.train_loss.update_count:
-            self.log("train/loss", self.train_loss.compute(), sync_dist=True)
+            self.log("train/loss", self.train_loss.compute())  # (MeanMetric synchronises the processes itself)
             self.log_dict(self.train_metrics.compute())
         self.train_loss.reset()
         self.train_metrics.reset()
