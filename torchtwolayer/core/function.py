@@ -43,8 +43,8 @@ _FunctionBase_apply = vars(torch._C._FunctionBase)["apply"]  # called with the c
 class _Function(Function):
     """A ``setup_context``-style Function whose ``apply`` skips, outside torch.func
     transforms, the ``inspect.signature`` binding of default arguments that
-    ``Function.apply`` does on every call of such Functions (about 15 µs, twice the
-    rest of the call on small batches). Callers pass every argument, positionally.
+    ``Function.apply`` does on every call of such Functions (on small batches, more than the
+    rest of the call). Callers pass every argument, positionally.
     Under a transform ``Function.apply`` runs unchanged; ``torch.compile`` traces
     the Function itself and never calls ``apply``."""
 
@@ -78,7 +78,7 @@ def _may_overwrite(differentiated: bool, upstream: Tensor) -> bool:
 def _save(ctx, *tensors: Tensor) -> None:
     """Save for backward and, where forward mode may ask for a jvp (a dual level is open, or a
     torch.func transform runs), the same tensors for it: vmap's generated rule keeps one set of
-    batch dimensions for both lists. Elsewhere ``save_for_forward`` would be 0.4 µs for nothing."""
+    batch dimensions for both lists. Elsewhere ``save_for_forward`` would be work for nothing."""
     ctx.save_for_backward(*tensors)
     if forward_ad._current_level >= 0 or _transforms_active():
         ctx.save_for_forward(*tensors)
@@ -213,7 +213,7 @@ class _TwoLayerCostEager(TwoLayerCost):
     @classmethod
     def apply(cls, X, Y, W1, b1, W2, b2, *rest):
         """Function.apply's eager path: the C++ apply, on the tensors unwrapped if they escaped a
-        finished torch.func transform (``unwrap_dead_wrappers``, without its generator: 2 µs less)."""
+        finished torch.func transform (``unwrap_dead_wrappers``, without its generator)."""
         return _FunctionBase_apply(cls, *map(unwrap_if_dead, (X, Y, W1, b1, W2, b2)), *rest)
 
     @staticmethod

@@ -18,7 +18,7 @@ import os
 
 import torch
 
-WORK_PER_THREAD = 1 << 26  # multiply-adds of one step (≈ 2 ms on one core): below, one thread
+WORK_PER_THREAD = 1 << 26  # multiply-adds of one step: below, one thread
 
 _USER_ENVIRONMENT = any(v in os.environ for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"))  # read once, as OpenMP does
 

@@ -148,7 +148,7 @@ class TwoLayerModule(LightningModule):
         self.train_loss.update(mean, weight=len(costs) - 1)
         Z2, Y = (torch.cat(t) for t in zip(*outputs, strict=True))
         self.train_metrics.update(*self.task.metric_inputs(Z2, Y, *self._target_scale()))
-        if self.trainer.loggers or self.trainer.progress_bar_callback is not None:  # (each log costs ~1 ms)
+        if self.trainer.loggers or self.trainer.progress_bar_callback is not None:  # (Lightning's log is costly)
             self.log("train/loss_step", mean, prog_bar=True)
             self._log_step()
 
@@ -183,7 +183,7 @@ class TwoLayerModule(LightningModule):
         return f"The last good checkpoint is kept: {last} (resume with --ckpt_path {last})."
 
     def on_train_epoch_end(self) -> None:
-        """The epoch's loss and metrics, once (each ``self.log`` call costs about a millisecond)."""
+        """The epoch's loss and metrics, logged once per epoch (Lightning's ``log`` is costly)."""
         if self.train_loss.update_count:
             self.log("train/loss", self.train_loss.compute())  # (MeanMetric synchronises the processes itself)
             self.log_dict(self.train_metrics.compute())
