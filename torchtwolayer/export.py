@@ -132,20 +132,24 @@ def preprocessing_module(data_state: dict[str, Any]) -> nn.Module:
 def inference_module(ckpt_path: str | Path) -> Predictor:
     """The :class:`Predictor` of a checkpoint, in float32 and eval mode: raw features in,
     probabilities or target values out."""
+    return _predictor_and_data_state(ckpt_path)[0]
+
+
+def _predictor_and_data_state(ckpt_path: str | Path) -> tuple[Predictor, dict[str, Any]]:
+    """The checkpoint checked and read once, then built by Lightning's ``load_from_checkpoint``."""
     from .data.module import TwoLayerDataModule
-    from .lightning.checkpoints import load_checkpoint, load_model
+    from .lightning.module import TwoLayerModule
 
     data_state = load_checkpoint(ckpt_path)[TwoLayerDataModule.__qualname__]
-    model = load_model(ckpt_path)  # float32, whatever precision trained it
+    model = TwoLayerModule.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     n_features = len(data_state["feature_names"])
     if model.net.n0 != n_features:
         raise ValueError(
             f"the checkpoint's network takes {model.net.n0} features but its data module has {n_features}; "
             "the checkpoint is inconsistent: export another one"
         )
-    return (
-        Predictor(preprocessing_module(data_state), model.net, data_state["y_mean"], data_state["y_std"]).float().eval()
-    )
+    predictor = Predictor(preprocessing_module(data_state), model.net, data_state["y_mean"], data_state["y_std"])
+    return predictor.float().eval(), data_state  # float32, whatever precision trained it
 
 
 def onnx_metadata(data_state: dict[str, Any]) -> dict[str, str]:
@@ -192,10 +196,7 @@ def export_onnx(
     onnx, ort = _import_onnx(check)
     output = output_path(output, overwrite, "model.onnx")
     ckpt_path = find_checkpoint(str(ckpt_path), RUNS, RUN_NAME)
-    from .data.module import TwoLayerDataModule
-
-    data_state = load_checkpoint(ckpt_path)[TwoLayerDataModule.__qualname__]
-    predictor = inference_module(ckpt_path)
+    predictor, data_state = _predictor_and_data_state(ckpt_path)
     proto = _to_onnx(predictor, OUTPUT_NAMES[data_state["task"]], onnx_metadata(data_state), _doc_string(data_state))
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
