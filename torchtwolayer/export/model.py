@@ -16,8 +16,9 @@ DATA_KEY = "TwoLayerDataModule"  # the checkpoint's entry with the data module's
 
 
 def weights_of(ckpt: dict[str, Any]) -> dict[str, np.ndarray]:
-    """``W1``, ``b1``, ``W2``, ``b2`` of a checkpoint, as numpy arrays in the run's precision."""
-    return {k: ckpt["state_dict"][f"net.{k}"].detach().cpu().numpy() for k in ("W1", "b1", "W2", "b2")}
+    """``W1``, ``b1``, ``W2``, ``b2`` of a checkpoint as float32 numpy arrays, as ``predict`` loads
+    them into its float32 network whatever precision trained them."""
+    return {k: ckpt["state_dict"][f"net.{k}"].detach().cpu().float().numpy() for k in ("W1", "b1", "W2", "b2")}
 
 
 def output_names(data_state: dict[str, Any]) -> dict[str, str]:

@@ -4,8 +4,8 @@ r"""The trained network and its head as ONNX nodes, with the outputs ``predict``
 
     Z^{[2]} = g(X W^{[1]T} + b^{[1]})\, W^{[2]T} + b^{[2]} \qquad (\text{two } \texttt{Gemm} \text{ nodes})
 
-computed in the checkpoint's precision (float32, or float64 for a ``64-true`` run, as ``predict``
-computes it), then, as the data module's ``decode`` turns A2 into the prediction file:
+computed in float32 (``predict`` loads any run's weights into a float32 network), then, as the
+data module's ``decode`` turns A2 into the prediction file:
 
 ============ ============================================== ===============================================
 task         ``probabilities`` (batch, n_classes), float32  ``label`` (batch,)
@@ -63,7 +63,7 @@ def add_network(
     Args:
         g: the graph being built.
         X: the name of the network's inputs.
-        weights: ``W1`` (n1, n0), ``b1`` (n1,), ``W2`` (n2, n1), ``b2`` (n2,), in the run's precision.
+        weights: ``W1`` (n1, n0), ``b1`` (n1,), ``W2`` (n2, n1), ``b2`` (n2,), float32.
         activation: the hidden activation's name.
         data_state: the checkpoint's data state (task, classes, y_mean, y_std).
         outputs: output role (``label``, ``probabilities``, ``values``) → its name in the graph.
@@ -72,9 +72,6 @@ def add_network(
 
     if activation not in ACTIVATION_OPS and activation != "identity":
         raise ValueError(f"the checkpoint's activation {activation!r} has no ONNX form here")
-    double = weights["W1"].dtype == np.float64
-    if double:
-        X = g.node("Cast", [X], g.name("X_double"), to=TensorProto.DOUBLE)
     W1, b1, W2, b2 = (g.const(k, weights[k]) for k in ("W1", "b1", "W2", "b2"))
     A1 = g.node("Gemm", [X, W1, b1], g.name("Z1"), transB=1)  # (batch, n1)
     if activation in ACTIVATION_OPS:
@@ -83,7 +80,7 @@ def add_network(
     Z2 = g.node("Gemm", [A1, W2, b2], g.name("Z2"), transB=1)  # (batch, n2)
     task = data_state["task"]
     if task == "regression":
-        values = Z2 if double else g.node("Cast", [Z2], g.name("Z2_double"), to=TensorProto.DOUBLE)
+        values = g.node("Cast", [Z2], g.name("Z2_double"), to=TensorProto.DOUBLE)  # decode's float64 units
         values = g.node("Mul", [values, g.const("y_std", np.float64(data_state["y_std"]))])
         values = g.node("Add", [values, g.const("y_mean", np.float64(data_state["y_mean"]))])
         g.node("Squeeze", [values, g.const("axis_1", np.array([1], dtype=np.int64))], outputs["values"])
@@ -91,8 +88,6 @@ def add_network(
     A2 = g.node(
         "Sigmoid" if task == "binary" else "Softmax", [Z2], g.name("A2"), **({} if task == "binary" else {"axis": 1})
     )
-    if double:
-        A2 = g.node("Cast", [A2], g.name("A2_float"), to=TensorProto.FLOAT)  # decode's float32 probabilities
     if task == "binary":
         complement = g.node("Sub", [g.const("one", np.float32(1.0)), A2])
         g.node("Concat", [complement, A2], outputs["probabilities"], axis=1)  # (batch, 2)

@@ -69,7 +69,7 @@ def onnx_inputs(data_state: dict[str, Any], rows: dict[str, np.ndarray]) -> dict
 
 def predicted(ckpt: dict[str, Any], rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """What ``predict`` writes for ``rows``: the data module's transform and decode around the
-    network in torch, in the run's precision."""
+    network in torch (float32)."""
     import torch
 
     from ..core.module import TwoLayerNet
@@ -90,9 +90,8 @@ def predicted(ckpt: dict[str, Any], rows: dict[str, np.ndarray]) -> dict[str, np
     n1, n0 = W["W1"].shape
     net = TwoLayerNet(n0, n1, W["W2"].shape[0], activation=hp["activation"], output=TASKS[data_state["task"]].head)
     net.load_state_dict(W)
-    net = net.to(W["W1"].dtype)
     with torch.no_grad():
-        A2 = net.predict_proba(torch.from_numpy(X).to(W["W1"].dtype))
+        A2 = net.predict_proba(torch.from_numpy(X))
     return schema.decode(A2)
 
 
