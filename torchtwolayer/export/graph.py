@@ -35,15 +35,18 @@ class GraphBuilder:
 
     def __init__(self, reserved: Iterable[str]) -> None:
         self.used = set(reserved)
+        self._next: dict[str, int] = {}  # hint → the next suffix to try: linear in the graph's size
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
 
     def name(self, hint: str) -> str:
         """A fresh name: ``hint``, or ``hint_2``, ``hint_3``, ... when taken."""
-        name, k = hint, 1
-        while name in self.used:
-            k += 1
-            name = f"{hint}_{k}"
+        name, k = hint, self._next.get(hint, 1)
+        if k > 1 or name in self.used:
+            k = max(k, 2)
+            while (name := f"{hint}_{k}") in self.used:
+                k += 1
+        self._next[hint] = k + 1
         self.used.add(name)
         return name
 
