@@ -19,16 +19,20 @@ from .model import DATA_KEY, output_names, weights_of
 from .network import classes_array
 from .preprocess import category_text, feature_columns
 
-CHECK_ROWS = 24
+CHECK_ROWS = 24  # at least; more where a column has more categories, so that each is scored
 TOLERANCE = 1e-5  # probabilities: absolute; values: relative to max(1, |value|). float32 sums differ between CPUs
 
 
-def check_rows(data_state: dict[str, Any], m: int = CHECK_ROWS, seed: int = 0) -> dict[str, np.ndarray]:
-    """Raw rows for every feature column, in their own type (None or NaN where blank)."""
+def check_rows(data_state: dict[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
+    """Raw rows for every feature column, in their own type (None or NaN where blank): row 0 blank
+    in imputed numbers, row 1 an unseen category, row 2 a blank category where the run scores one,
+    every category in turn otherwise."""
     rng = np.random.default_rng(seed)
     rows: dict[str, np.ndarray] = {}
     imputes = data_state.get("impute", "none") == "median"
-    for c in feature_columns(data_state):
+    columns = feature_columns(data_state)
+    m = max([CHECK_ROWS, *(len(c["categories"]) + 3 for c in columns)])
+    for c in columns:
         if c["kind"] == "numeric":
             values = c["mean"] + c["std"] * rng.normal(size=m)
             if c.get("fill") is not None:
@@ -37,7 +41,7 @@ def check_rows(data_state: dict[str, Any], m: int = CHECK_ROWS, seed: int = 0) -
             continue
         categories = list(c["categories"])
         values = np.empty(m, dtype=object)
-        values[:] = [categories[i % len(categories)] for i in range(m)]
+        values[:] = [categories[(i - 3) % len(categories)] for i in range(m)]
         unseen = _unseen(categories)
         if unseen is not None:
             values[1] = unseen
@@ -132,6 +136,7 @@ def check_export(ort: Any, data: bytes, ckpt: dict[str, Any]) -> None:
     difference = compare(ckpt, got, predicted(ckpt, rows))
     if difference is not None:
         raise RuntimeError(
-            f"the exported ONNX graph disagrees with torchtwolayer predict on {CHECK_ROWS} check rows ({difference}); "
+            f"the exported ONNX graph disagrees with torchtwolayer predict on {len(next(iter(rows.values())))} "
+            f"check rows ({difference}); "
             "nothing was written. Please report this as a bug"
         )
