@@ -53,7 +53,7 @@ def route(handler: PlaygroundHandler, method: str, name: str, query: dict[str, s
 
 def _session_route(handler: PlaygroundHandler, session: Session, method: str, name: str, q: dict[str, str]) -> None:
     if (method, name) == ("GET", "frame"):
-        handler.send_json(session.frame(int(q.get("run", 0)), int(q.get("since", 0))))
+        handler.send_json(session.frame(int(q.get("run", 0)), int(q.get("since", 0)), int(q.get("steps", -1))))
     elif (method, name) == ("POST", "control"):
         body = _json(handler)
         given = body.get("settings")

@@ -71,12 +71,16 @@ class Session:
         else:
             raise ValueError(f"unknown action {action!r}: expected play, pause, step or reset")
 
-    def frame(self, run_id: int, since: int) -> dict[str, Any]:
-        """The current frame; a tab that shows another run (``run_id``) gets the whole run."""
+    def frame(self, run_id: int, since: int, steps: int = -1) -> dict[str, Any]:
+        """The current frame; a tab that shows another run (``run_id``) gets the whole run, and a
+        tab that shows this one at ``steps`` while paused gets ``{"unchanged": true}``."""
         with self.lock:
             fresh = run_id != self.run_id
+            playing = self.playing.is_set()
+            if not fresh and not playing and steps == self.run.steps:
+                return {"unchanged": True, "run": self.run_id, "playing": False}
             out = views.frame(self.run, self.plane, 0 if fresh else since)
-            out["run"], out["playing"] = self.run_id, self.playing.is_set()
+            out["run"], out["playing"] = self.run_id, playing
             if fresh:
                 out.update(views.overview(self.run, self.plane))
         return out
