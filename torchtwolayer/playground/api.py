@@ -95,7 +95,10 @@ def _upload(handler: PlaygroundHandler, name: str) -> str:
     data = handler.read_body()
     path = server.upload_dir / name
     path.write_bytes(data)
-    files = {**server.files, name: path}
-    make_data(Settings(dataset=name), files)  # refused here, with its reason, unless the page can train on it
+    try:  # refused here, with its reason, unless the page can train on it
+        make_data(Settings(dataset=name), {**server.files, name: path})
+    except Exception:
+        path.unlink()
+        raise
     server.files[name] = path
     return name
