@@ -5,6 +5,8 @@ page in Chromium through Playwright (one browser and one server for the module).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -148,31 +150,19 @@ def test_a_csv_named_on_the_command_line_is_a_data_set(csv_file):
     assert run.dm.feature_names == ["u", "v"] and run.dm.classes == ["no", "yes"] and run.steps == 3
 
 
-def test_the_checkpoint_predicts_like_the_run_and_onnx_agrees(server, tmp_path):
+def test_the_onnx_download_computes_what_the_run_does(server):
+    """ONNX is exported from the checkpoint the page downloads (the page's test runs predict on it)."""
     session = api(server, "session", {"dataset": "moons", "hidden": "4"})["session"]
     for _ in range(4):
         api(server, f"control?session={session}", {"action": "step"})
-    status, ckpt = request(server.url + f"api/checkpoint?session={session}")
-    assert status == 200
-    path = tmp_path / "playground.ckpt"
-    path.write_bytes(ckpt)
-    run = server.sessions[session].run
-    raw, _ = run.dm.raw_split("test")
-    points = tmp_path / "points.csv"
-    np.savetxt(points, raw.double().numpy(), delimiter=",", header="x1,x2", comments="", fmt="%.9g")
-    assert (
-        main(["predict", "--ckpt_path", str(path), "--data.dataset", str(points), "--output", str(tmp_path / "p.csv")])
-        == 0
-    )
-    predicted = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
-    expected = run.probabilities(run.X_test)[:, 0].double().numpy()
-    np.testing.assert_allclose(predicted[:, -1], expected, atol=1e-5)  # float32 CSV text vs float32 tensors
     status, onnx = request(server.url + f"api/onnx?session={session}")
     assert status == 200
+    run = server.sessions[session].run
+    raw, _ = run.dm.raw_split("test")
     ort = pytest.importorskip("onnxruntime")
     graph = ort.InferenceSession(onnx, providers=["CPUExecutionProvider"])
     (out,) = graph.run(None, {graph.get_inputs()[0].name: raw.float().numpy()})
-    np.testing.assert_allclose(out[:, -1], expected, atol=1e-5)
+    np.testing.assert_allclose(out[:, -1], run.probabilities(run.X_test)[:, 0].numpy(), atol=1e-5)
 
 
 # -------------------------------------------------------------------- the command
@@ -192,3 +182,113 @@ def test_the_command_prints_the_url_and_ctrl_c_exits_0(monkeypatch, capsys):
     assert opened == [url] and urlsplit(url).hostname == "127.0.0.1" and len(urlsplit(url).path) > 30
     assert main(["playground", "--no-browser"]) == 0 and len(opened) == 1
     assert main(["playground", "--no-browser", "--port", "70000"]) == 2
+
+
+# ------------------------------------------------------------------- the page
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright; on CI (``CI`` set) a missing one is a failure."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed (pip install -e '.[test]')"
+    if missing is None and not shutil.which(CHROMIUM):
+        missing = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    if missing is not None:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh tab that records console errors and every request to another host."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 900})
+    tab = context.new_page()
+    tab.problems = []
+    tab.on("console", lambda m: tab.problems.append(m.text) if m.type in ("error", "warning") else None)
+    tab.on("pageerror", lambda e: tab.problems.append(str(e)))
+    port = f"127.0.0.1:{server.server_address[1]}"
+    tab.on("request", lambda r: None if urlsplit(r.url).netloc == port else tab.problems.append(r.url))
+    yield tab
+    assert tab.problems == []  # no console error, no request to another host
+    context.close()
+
+
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def open_page(page, server, **settings) -> None:
+    page.goto(server.url + "?" + "&".join(f"{k}={v}" for k, v in settings.items()))
+    page.wait_for_selector("[data-testid=neurons] canvas")
+
+
+def text(page, testid: str) -> str:
+    return page.get_by_test_id(testid).text_content()
+
+
+def test_five_steps_on_the_page_give_the_cost_of_python(page, server):
+    open_page(page, server, dataset="planar", hidden=3, lr=0.8, batch=64, seed=2)
+    for _ in range(5):
+        page.get_by_test_id("step").click()
+    expect(page.get_by_test_id("step-count")).to_have_text("5")
+    net, X, Y = python_run(Settings(hidden=3, lr=0.8, batch=64, seed=2), 5)
+    assert abs(float(text(page, "cost")) - net.cost(X, Y).item()) < 1e-6
+    equations = text(page, "equations")
+    assert all(name in equations for name in ("dZ2", "dW2", "db2", "dZ1", "dW1", "db1"))
+    assert "hidden=3" in page.url and "batch=64" in page.url  # the URL holds the run's settings
+
+
+def test_play_lowers_the_cost_and_redraws_the_boundary(page, server):
+    open_page(page, server, hidden=4, seed=3)
+    boundary = "() => document.querySelector('[data-testid=boundary]').toDataURL()"
+    before, picture = float(text(page, "cost")), page.evaluate(boundary)
+    page.get_by_test_id("play").click()
+    page.wait_for_function(
+        "() => +document.querySelector('[data-testid=step-count]').textContent >= 100", timeout=30000
+    )
+    page.get_by_test_id("play").click()
+    assert float(text(page, "cost")) < before and page.evaluate(boundary) != picture
+
+
+def test_a_new_hidden_size_then_reset_draws_that_many_units(page, server):
+    open_page(page, server, hidden=2, activation="relu")
+    assert page.get_by_test_id("neurons").locator("canvas").count() == 2
+    page.get_by_test_id("hidden-size").fill("7")
+    page.get_by_test_id("reset").click()
+    expect(page.get_by_test_id("neurons").locator("canvas")).to_have_count(7)
+    assert page.get_by_test_id("activation").input_value() == "relu" and "hidden=7" in page.url
+
+
+def test_the_downloaded_checkpoint_predicts_like_the_page(page, server, tmp_path):
+    open_page(page, server, dataset="circles", hidden=5, lr=2)
+    for _ in range(3):
+        page.get_by_test_id("step").click()
+    expect(page.get_by_test_id("step-count")).to_have_text("3")
+    with page.expect_download() as download:
+        page.get_by_test_id("download-checkpoint").click()
+    path = tmp_path / "page.ckpt"
+    download.value.save_as(path)
+    accuracy = float(text(page, "accuracy").split("train, ")[1].split("%")[0]) / 100  # the page's test accuracy
+    dm = TwoLayerDataModule("circles", val_fraction=0.0, test_fraction=TEST_FRACTION, batch_size=0, seed=1)
+    raw, labels = dm.raw_split("test")
+    points = tmp_path / "points.csv"
+    np.savetxt(points, raw.double().numpy(), delimiter=",", header="x1,x2", comments="", fmt="%.9g")
+    out = tmp_path / "p.csv"
+    assert main(["predict", "--ckpt_path", str(path), "--data.dataset", str(points), "--output", str(out)]) == 0
+    predicted = np.loadtxt(out, delimiter=",", skiprows=1)[:, 0]
+    assert abs((predicted == labels.numpy()).mean() - accuracy) < 1e-3
+    net, _, _ = python_run(Settings(dataset="circles", hidden=5, lr=2), 3)
+    np.testing.assert_allclose(
+        np.loadtxt(out, delimiter=",", skiprows=1)[:, -1], net.predict_proba(dm.transform(raw))[:, 0], atol=1e-5
+    )
