@@ -77,7 +77,7 @@ function draw(frame) {
   drawBoundary($("boundary"), frame.boundary, state.extent, state.points);
   frame.neurons.data.forEach((d, j) => drawNeuron($("neurons").children[j].firstChild, d, frame.neurons.size));
   drawCurves($("curves"), state.history);
-  drawEquations($("equations"), frame.equations, form.elements.activation.value);
+  drawEquations($("equations"), frame.equations, form.elements.activation.value, state.points.classes.length);
   drawWeights($("weights"), frame.weights);
   if (frame.error) say(frame.error);
 }

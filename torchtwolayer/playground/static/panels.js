@@ -4,7 +4,7 @@
 const FORWARD = [
   ["A1", "Z1 = X W1ᵀ + b1,  A1 = g(Z1)"],
   ["Z2", "Z2 = A1 W2ᵀ + b2"],
-  ["A2", "A2 = σ(Z2)"],
+  ["A2", "A2 = σ(Z2)"], // softmax(Z2) for several classes: see drawEquations
 ];
 const BACKWARD = [
   ["dZ2", "dZ2 = A2 − Y"],
@@ -31,11 +31,14 @@ function row(table, cells, cls) {
 
 const shape = (s) => (s.length ? `(${s.join(", ")})` : "scalar");
 
-export function drawEquations(panel, eq, activation) {
+export function drawEquations(panel, eq, activation, classes) {
   const table = document.createElement("table");
   row(table, [cell("the note's equation"), cell("shape"), cell("‖·‖")], "head");
   row(table, [cell(`forward, g = ${activation}, X ${shape(eq.X.shape)}`)], "section");
-  FORWARD.forEach(([k, text]) => row(table, [cell(text), cell(shape(eq[k].shape)), cell(eq[k].norm.toPrecision(4))]));
+  FORWARD.forEach(([k, text]) => {
+    const equation = classes > 2 ? text.replace("σ(Z2)", "softmax(Z2)") : text;
+    row(table, [cell(equation), cell(shape(eq[k].shape)), cell(eq[k].norm.toPrecision(4))]);
+  });
   row(table, [cell("J = (1/m) Σ L(A2, Y)", "cost"), cell(""), cell(eq.J.norm.toFixed(6), "cost")]);
   row(table, [cell("backward, from dZ2 = A2 − Y")], "section");
   BACKWARD.forEach(([k, text]) => row(table, [cell(text), cell(shape(eq[k].shape)), cell(eq[k].norm.toPrecision(4))]));
