@@ -144,6 +144,14 @@ def test_a_run_follows_twolayernet_and_gradientdescent_in_python(batch):
     assert run.steps == 12 and abs(run.cost - net.cost(X, Y).item()) < 1e-6
 
 
+def test_a_diverging_run_stops_with_the_one_divergence_message():
+    run = Run(Settings(hidden=3, lr=1e5), {})
+    run.advance(10)
+    assert run.error is not None and "training diverged by step 10" in run.error and "try α 10000" in run.error
+    run.advance(10)
+    assert run.steps == 10  # no step after divergence
+
+
 def test_a_csv_named_on_the_command_line_is_a_data_set(csv_file):
     run = Run(Settings(dataset=csv_file.name, hidden=2), {csv_file.name: csv_file})
     run.advance(3)

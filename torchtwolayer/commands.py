@@ -31,7 +31,7 @@ USAGE = f"""usage: {PROG} [-v | -q] COMMAND [--help] [ARGS]
 The one-hidden-layer network of the course note, with its backward written by hand.
 
 commands:
-{chr(10).join(f"  {name:<10} {text}" for name, text in COMMANDS.items())}
+{chr(10).join(f"  {name:<12}{text}" for name, text in COMMANDS.items())}
 
 options:
   -h, --help     show this message; `{PROG} COMMAND --help` shows a command's options

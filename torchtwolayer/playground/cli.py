@@ -33,6 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
     files = {path.name: path for path in args.csv}
+    for path in args.csv:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is not a file; name CSV files with two feature columns and a label column")
+    if len(files) < len(args.csv):
+        raise ValueError("two CSV files have the same name; the page names data sets by file name: rename one")
     for name in files:  # refused now, with the reason, rather than in the page
         make_data(Settings(dataset=name), files)
     from .server import PlaygroundServer

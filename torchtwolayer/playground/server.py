@@ -12,6 +12,7 @@ import hmac
 import json
 import mimetypes
 import secrets
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,7 +45,9 @@ class PlaygroundServer(ThreadingHTTPServer):
     def __init__(
         self, host: str, port: int, files: dict[str, Path], upload_dir: Path, idle_timeout: float = 20.0
     ) -> None:
-        super().__init__((host, port), PlaygroundHandler)
+        if ":" in host:  # an IPv6 address
+            self.address_family = socket.AF_INET6
+        super().__init__((host.strip("[]"), port), PlaygroundHandler)
         self.token = secrets.token_urlsafe(24)
         self.host = host
         self.files, self.upload_dir, self.idle_timeout = dict(files), upload_dir, idle_timeout
