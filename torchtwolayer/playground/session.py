@@ -93,7 +93,8 @@ class Session:
                 continue
             start = time.monotonic()
             with self.lock:
-                self.run.advance(self.run.settings.speed)
+                if self.playing.is_set():  # (a pause, step or reset may have come while waiting for the lock)
+                    self.run.advance(self.run.settings.speed)
                 if self.run.error is not None:
                     self.playing.clear()
             self.closed.wait(max(0.0, period - (time.monotonic() - start)))
