@@ -276,6 +276,16 @@ def test_a_new_hidden_size_then_reset_draws_that_many_units(page, server):
     page.get_by_test_id("reset").click()
     expect(page.get_by_test_id("neurons").locator("canvas")).to_have_count(7)
     assert page.get_by_test_id("activation").input_value() == "relu" and "hidden=7" in page.url
+    page.get_by_test_id("neurons").locator("figure").nth(2).hover()  # highlights unit 3's weights
+    expect(page.locator("#weights tr.hover td").first).to_have_text("h3")
+
+
+def test_an_uploaded_csv_becomes_the_data_set(page, server, csv_file):
+    open_page(page, server, hidden=2)
+    page.locator("input[type=file]").set_input_files(str(csv_file))
+    expect(page.get_by_test_id("dataset")).to_have_value(csv_file.name)
+    page.wait_for_url(f"**dataset={csv_file.name}**")
+    assert page.get_by_test_id("neurons").locator("canvas").count() == 2
 
 
 def test_the_downloaded_checkpoint_predicts_like_the_page(page, server, tmp_path):
