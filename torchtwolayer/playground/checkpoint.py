@@ -10,7 +10,6 @@ learned standardisation). So ``torchtwolayer predict/plot/export --ckpt_path FIL
 from __future__ import annotations
 
 import io
-import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -72,19 +71,11 @@ def _loops() -> dict[str, Any]:
     """The state of a new Trainer's four loops: what a checkpoint of step 0 of ``fit`` holds."""
     from lightning.pytorch import Trainer
 
-    from ..commands import LIGHTNING_LOGGERS
+    from ..commands import _lightning_output  # (the command's quiet Lightning: no lines on accelerators)
 
-    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:  # the Trainer's lines on accelerators say nothing here
-        lg.setLevel(logging.WARNING)
-    try:
+    with _lightning_output(verbosity=0):
         trainer = Trainer(
             accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False
         )
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-    return {
-        name: getattr(trainer, name).state_dict() for name in ("fit_loop", "validate_loop", "test_loop", "predict_loop")
-    }
+    loops = ("fit_loop", "validate_loop", "test_loop", "predict_loop")
+    return {name: getattr(trainer, name).state_dict() for name in loops}
