@@ -24,13 +24,14 @@ COMMANDS = {
     "check": "verify the hand-written backward against autograd and finite differences",
     "plot": "draw a checkpoint's decision boundary or a run's learning curves as PNG",
     "export": "write a checkpoint as one ONNX graph that takes raw features",
+    "playground": "a local page where the network trains while you watch (--no-browser, --port)",
 }
 USAGE = f"""usage: {PROG} [-v | -q] COMMAND [--help] [ARGS]
 
 The one-hidden-layer network of the course note, with its backward written by hand.
 
 commands:
-{chr(10).join(f"  {name:<9} {text}" for name, text in COMMANDS.items())}
+{chr(10).join(f"  {name:<12}{text}" for name, text in COMMANDS.items())}
 
 options:
   -h, --help     show this message; `{PROG} COMMAND --help` shows a command's options
@@ -92,6 +93,10 @@ def _dispatch(command: str) -> Callable[[list[str], int], int]:
         from .export import main as export_main  # (imports Lightning: it reads checkpoints)
 
         return lambda argv, _: export_main(argv[1:])
+    if command == "playground":
+        from .playground.cli import main as playground_main
+
+        return lambda argv, _: playground_main(argv[1:])
     return _lightning_command
 
 
