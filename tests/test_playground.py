@@ -169,8 +169,10 @@ def test_the_onnx_download_computes_what_the_run_does(server):
     raw, _ = run.dm.raw_split("test")
     ort = pytest.importorskip("onnxruntime")
     graph = ort.InferenceSession(onnx, providers=["CPUExecutionProvider"])
-    (out,) = graph.run(None, {graph.get_inputs()[0].name: raw.float().numpy()})
-    np.testing.assert_allclose(out[:, -1], run.probabilities(run.X_test)[:, 0].numpy(), atol=1e-5)
+    feeds = {i.name: raw[:, [k]].float().numpy() for k, i in enumerate(graph.get_inputs())}  # one input a column
+    assert [i.name for i in graph.get_inputs()] == ["x1", "x2"]
+    out = dict(zip([o.name for o in graph.get_outputs()], graph.run(None, feeds), strict=True))
+    np.testing.assert_allclose(out["probabilities"][:, -1], run.probabilities(run.X_test)[:, 0].numpy(), atol=1e-5)
 
 
 # -------------------------------------------------------------------- the command
