@@ -114,3 +114,13 @@ def test_csv_parquet_and_a_directory_of_parquet_give_the_same_data(tmp_path):
 def test_built_in_sets_refuse_negative_noise():
     with pytest.raises(ValueError, match="noise must be 0 or more"):
         TwoLayerDataModule("moons", noise=-0.1)
+
+
+def test_a_hold_out_file_does_not_say_rows_are_left_out_of_training(tmp_path, caplog):
+    path = tmp_path / "holdout.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{'' if i == 3 else i % 2}\n" for i in range(10)))
+    with caplog.at_level(logging.WARNING):
+        dm = TwoLayerDataModule(str(path), holdout=True, batch_size=0)
+    assert len(dm.tensors("test")[0]) == 9
+    assert "1 of 10 rows have no value of the target 'y'; they are left out of evaluation" in caplog.text
+    assert "training" not in caplog.text
