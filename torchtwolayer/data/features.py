@@ -48,6 +48,13 @@ class Column:
     categories: list = field(default_factory=list)
     missing_category: bool = False  # categorical: an extra input for missing values
 
+    def state(self) -> dict[str, Any]:
+        """The fields as a plain dict (``dataclasses.asdict`` without its deep copies: thousands of columns)."""
+        return {
+            "name": self.name, "kind": self.kind, "mean": self.mean, "std": self.std, "fill": self.fill,
+            "categories": list(self.categories), "missing_category": self.missing_category,
+        }  # fmt: skip
+
     @property
     def width(self) -> int:
         return 1 if self.kind == "numeric" else len(self.categories) + self.missing_category

@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -215,7 +214,7 @@ class Schema:
             "version": STATE_VERSION,
             "feature_names": list(self.feature_names),
             "input_names": self.input_names,
-            "columns": [asdict(c) for c in self.columns],
+            "columns": [c.state() for c in self.columns],
             "x_mean": self.x_mean.tolist(),
             "x_std": self.x_std.tolist(),
             "impute": self.impute,

@@ -7,6 +7,9 @@ the training split's mean and standard deviation.
 
 from __future__ import annotations
 
+import logging
+import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,12 +19,14 @@ from torch import Tensor
 
 from ..core.tasks import TASKS
 from .table import CSVFormatError, Table
-from .values import index_table, label_text
+from .values import index_table, label_text, looks_numeric, name_few
 
 TASK_CHOICES = ("auto", *TASKS)  # auto: inferred from the target
 TaskChoice = Literal[TASK_CHOICES]  # type: ignore[valid-type]
 NUMBER_KINDS = ("number", "integer", "boolean")
 CLASS_KINDS = ("text", "category", "boolean")
+ROWS_PER_CLASS = 10  # a class target needs about this many labelled rows per class
+log = logging.getLogger(__name__)
 
 
 def infer_task(
@@ -31,18 +36,24 @@ def infer_task(
     target column ``name``, from every labelled row.
 
     ``auto``: two values → ``binary``; text, booleans, or at most ``max_classes`` integer
-    values → ``multiclass``; otherwise ``regression``.
+    values → ``multiclass``; otherwise ``regression``. Refused: a column of numbers with a few
+    text cells (unless ``binary`` or ``multiclass`` is asked for), and more classes than
+    ``max(max_classes, labelled rows / ROWS_PER_CLASS)``. Labels equal but for surrounding
+    spaces or Unicode normalisation get a note.
     """
     if requested not in TASK_CHOICES:
         raise ValueError(f"unknown task {requested!r}: expected one of {list(TASK_CHOICES)}")
     kind = table.kind(name)
     if kind in CLASS_KINDS:
+        factor = table.factor(name)
+        if requested in ("auto", "regression"):
+            _refuse_stray_text(table, name, factor)
         if requested == "regression":
             raise CSVFormatError(
                 f"{table.path}: the target {name!r} holds {kind} values; regression needs numbers. "
                 "Use --data.task auto, binary or multiclass"
             )
-        return _classes(table, name, requested, table.factor(name).levels)
+        return _classes(table, name, requested, factor, max_classes)
     if kind in ("integer", "number"):
         return _numeric_task(table, name, requested, kind, max_classes)
     if kind == "empty":
@@ -70,11 +81,28 @@ def _numeric_task(table: Table, name: str, requested: str, kind: str, max_classe
         classes = not len(fractional)
     if not classes:
         return "regression", None
-    return _classes(table, name, requested, table.factor(name).levels)
+    return _classes(table, name, requested, table.factor(name), max_classes)
 
 
-def _classes(table: Table, name: str, requested: str, values: list) -> tuple[str, list]:
-    classes = sorted(values)
+def _refuse_stray_text(table: Table, name: str, factor: Any) -> None:
+    """A text column whose values mostly read as numbers, but not all: numbers with stray text cells."""
+    texts = [i for i, v in enumerate(factor.levels) if isinstance(v, str)]
+    stray = [i for i in texts if not looks_numeric(factor.levels[i])]
+    if not stray or 2 * (len(texts) - len(stray)) < len(texts):
+        return
+    is_stray = np.zeros(len(factor.levels) + 1, dtype=bool)
+    is_stray[stray] = True
+    rows = np.flatnonzero(is_stray[factor.codes]) + 1  # code −1 (missing) picks the final False
+    values = [factor.levels[i] for i in stray]
+    raise CSVFormatError(
+        f"{table.path}: the target {name!r} holds numbers but {len(rows)} text cell{'s' * (len(rows) > 1)} "
+        f"{name_few(values)} on row{'s' * (len(rows) > 1)} {name_few(rows.tolist())}; fix or remove those rows "
+        "(or, if every value is a class label, say so with --data.task multiclass)"
+    )
+
+
+def _classes(table: Table, name: str, requested: str, factor: Any, max_classes: int) -> tuple[str, list]:
+    classes = sorted(factor.levels)
     if len(classes) < 2:
         raise CSVFormatError(
             f"{table.path}: the target {name!r} has a single value "
@@ -85,7 +113,32 @@ def _classes(table: Table, name: str, requested: str, values: list) -> tuple[str
             f"{table.path}: task 'binary' needs a target with exactly two values, got {len(classes)}; "
             "use --data.task multiclass or regression"
         )
+    labelled = int(np.count_nonzero(factor.codes >= 0))
+    if len(classes) > max(max_classes, labelled // ROWS_PER_CLASS):
+        raise CSVFormatError(
+            f"{table.path}: the target {name!r} has {len(classes)} distinct values in {labelled} labelled rows, more "
+            f"than one class per {ROWS_PER_CLASS} rows: too few examples to learn each class. If it is a quantity, "
+            "use --data.task regression; if not, name another target with --data.target (or raise "
+            "--data.max_classes)"
+        )
+    _note_look_alikes(name, classes)
     return (requested if requested != "auto" else ("binary" if len(classes) == 2 else "multiclass")), classes
+
+
+def _note_look_alikes(name: str, classes: list) -> None:
+    """A note naming labels that are equal but for surrounding spaces or Unicode normalisation (NFC)."""
+    groups = defaultdict(list)
+    for c in classes:
+        if isinstance(c, str):
+            groups[unicodedata.normalize("NFC", c.strip())].append(c)
+    alike = [group for group in groups.values() if len(group) > 1]
+    if alike:
+        listing = "; ".join(" and ".join(ascii(c) for c in group[:3]) for group in alike[:3])
+        more = f" and {len(alike) - 3} more groups" if len(alike) > 3 else ""
+        log.warning(
+            f"note: the target {name!r} has labels that differ only by surrounding spaces or Unicode normalisation: "
+            f"{listing}{more}; they are separate classes. Clean the file if each group means one class"
+        )
 
 
 def target_scale(y_train: np.ndarray) -> tuple[float, float]:
