@@ -18,6 +18,8 @@ across processes in contiguous blocks.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +31,15 @@ from torch import Tensor
 from ..checkpoint_file import DATA_STATE_KEY, load_checkpoint
 from .arguments import check_arguments, check_split_sizes
 from .builtin import BUILTIN, make_dataset
+from .fingerprint import check_fingerprint, fingerprint, matches, same_path
 from .loader import InMemoryBatches
 from .schema import Impute, Schema, TaskChoice
+from .schema_state import check_state
 from .splits import split_rows, warn_missing_classes
 from .tables import CSVFormatError, Table, from_arrays, open_table
 from .values import name_few
 
+FINGERPRINT_KEY = "fingerprint"  # the training file's fingerprint in the data module's state
 EVAL_BATCH = 65536
 TABLE_BATCH_SIZE = 32  # a file's default mini-batch (scripts/tabular_defaults.py measures it)
 STEPS_PER_ITEM = 32  # training batches per item given to Lightning (see InMemoryBatches)
@@ -111,13 +116,47 @@ class TwoLayerDataModule(LightningDataModule):
         self._rows: np.ndarray | None = None
         self._ready: dict[str, tuple[Tensor, Tensor]] = {}
         self.schema: Schema | None = None
+        self.fingerprint: dict[str, Any] | None = None  # of the training file, taken at fit
+        self._unverified = False  # the checkpoint's own file, without a fingerprint to check it against
         if schema_from is not None:  # the checkpoint's transform; the data is read at setup
-            self.schema = Schema.from_state(_schema_state(schema_from))
-            self._check_against_schema(self.read_table())
+            self.schema = Schema.from_state(self._checkpoint_state(schema_from))
+            with self._guarded():
+                self._check_against_schema(self.read_table())
         else:  # learn it now: the model needs the number of inputs and outputs
             self.schema = self._prepare(with_target=True)
             if not len(self.Y):  # only a checkpoint's transform can serve a file without the target
                 self._no_target()
+            if dataset not in BUILTIN and type(self).read_table is TwoLayerDataModule.read_table:
+                self.fingerprint = fingerprint(dataset)
+
+    def _checkpoint_state(self, path: str) -> dict[str, Any]:
+        """The checkpoint's schema state, checked; and its training file's fingerprint, checked
+        against the file to read when that is the checkpoint's own file."""
+        ckpt = load_checkpoint(path)
+        state, hp = ckpt[DATA_STATE_KEY], ckpt["hyper_parameters"]
+        try:
+            check_state(state, int(hp["n_features"]), int(hp["n_outputs"]))
+            stored = state.get(FINGERPRINT_KEY)
+            self.fingerprint = None if stored is None else check_fingerprint(stored)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        dataset = self.hparams.dataset
+        saved = (ckpt.get("datamodule_hyper_parameters") or {}).get("dataset")
+        if dataset in BUILTIN or not (dataset == saved or (stored is not None and same_path(stored, dataset))):
+            return state  # a built-in set, or a file named on the command line
+        if stored is None:
+            log.warning(
+                f"note: {path} was written before checkpoints stored a fingerprint of their training file; "
+                f"{dataset} is read as that file, unchecked"
+            )
+            self._unverified = True
+        elif not same_path(stored, dataset) or not matches(stored, dataset):
+            raise ValueError(
+                f"{dataset} is not the file {path} was trained on: it changed since (size or SHA-256), or the "
+                "checkpoint was edited, so its rows and split are not the trained ones. Use the file as it was, "
+                "train a new run (fit without --ckpt_path), or score this file as a hold-out set under another name"
+            )
+        return state
 
     # ---------------------------------------------------------------- reading
     def read_table(self) -> Table:
@@ -127,11 +166,29 @@ class TwoLayerDataModule(LightningDataModule):
         if hp.dataset in BUILTIN:
             X, y = make_dataset(hp.dataset, hp.n_samples, hp.noise, hp.seed)
             return from_arrays({"x1": X[:, 0].numpy(), "x2": X[:, 1].numpy(), "label": y.numpy()}, hp.dataset)
-        return open_table(hp.dataset, hp.delimiter)
+        with self._guarded():
+            return open_table(hp.dataset, hp.delimiter)
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """An unverified file (see ``_checkpoint_state``) may not be a data table: its errors say so
+        without quoting any of it (a header or a cell)."""
+        try:
+            yield
+        except CSVFormatError:
+            if not self._unverified:
+                raise
+            raise CSVFormatError(
+                f"{self.hparams.dataset} cannot be read as the data the checkpoint was trained on (not a table with "
+                "its columns); name the data file with --data.dataset"
+            ) from None
 
     def _prepare(self, with_target: bool) -> Schema:
         """Read the columns used, learn the schema if there is none yet, and build X, Y and the splits."""
-        table = self.read_table()
+        with self._guarded():
+            return self._prepare_table(self.read_table(), with_target)
+
+    def _prepare_table(self, table: Table, with_target: bool) -> Schema:
         schema = self.schema if self.schema is not None else self._new_schema(table)
         has_target = with_target and schema.target_name in table.names
         columns = [*schema.feature_names, *([schema.target_name] if has_target else [])]
@@ -356,11 +413,16 @@ class TwoLayerDataModule(LightningDataModule):
 
     # ------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:
-        """The schema's state: plain values only, so checkpoints load with ``torch.load(weights_only=True)``."""
-        return self.schema.state_dict()
+        """The schema's state, and the training file's fingerprint (``fingerprint``: path, size,
+        sha256) when there is one: plain values only, so checkpoints load with ``torch.load(weights_only=True)``."""
+        state = self.schema.state_dict()
+        if self.fingerprint is not None:
+            state[FINGERPRINT_KEY] = dict(self.fingerprint)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take a checkpoint's schema; X is rebuilt with it when it differs from this one's."""
+        state = {k: v for k, v in state.items() if k != FINGERPRINT_KEY}
         if self.schema.fitted and state == self.schema.state_dict():
             return
         given = self.hparams.features
@@ -372,10 +434,6 @@ class TwoLayerDataModule(LightningDataModule):
         self.schema = Schema.from_state(state)
         self.X, self.Y, self.splits, self._bounds = None, None, {}, {}
         self._ready.clear()
-
-
-def _schema_state(path: str) -> dict[str, Any]:
-    return load_checkpoint(path)[DATA_STATE_KEY]
 
 
 def _note_unused(table: Table, features: list[str], target: str | None) -> None:

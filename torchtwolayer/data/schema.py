@@ -31,6 +31,7 @@ import numpy as np
 from torch import Tensor
 
 from .features import IMPUTE, MISSING, Column, Encoded, Features, Impute
+from .schema_state import check_state
 from .table import Table
 from .target import TASK_CHOICES, Target, TaskChoice, infer_task, target_scale
 from .values import label_text
@@ -227,7 +228,9 @@ class Schema:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Take a learned state (also a version-1 state: numeric features, x_mean/x_std)."""
+        """Take a learned state (also a version-1 state: numeric features, x_mean/x_std), checked
+        field by field (:func:`~.schema_state.check_state`)."""
+        check_state(state)
         if "columns" in state:
             columns = [Column(**c) for c in state["columns"]]
         else:  # version 1: every feature numeric
