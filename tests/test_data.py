@@ -124,3 +124,28 @@ def test_a_hold_out_file_does_not_say_rows_are_left_out_of_training(tmp_path, ca
     assert len(dm.tensors("test")[0]) == 9
     assert "1 of 10 rows have no value of the target 'y'; they are left out of evaluation" in caplog.text
     assert "training" not in caplog.text
+
+
+def test_a_wide_csv_gives_every_column_in_order(tmp_path):
+    """Per-column steps are linear (sets and dicts, not list lookups): 2 000 columns read as they are."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(-50, 50, size=(30, 2000)).astype(np.float64)
+    path = tmp_path / "wide.csv"
+    header = ",".join([*(f"c{j}" for j in range(2000)), "y"])
+    np.savetxt(path, np.column_stack([X, np.arange(30) % 2]), fmt="%d", delimiter=",", header=header, comments="")
+    dm = TwoLayerDataModule(str(path), standardize=False, val_fraction=0.0, batch_size=0)
+    assert dm.feature_names == [f"c{j}" for j in range(2000)]
+    np.testing.assert_array_equal(dm.raw_split("train")[0].numpy(), X)
+
+
+def test_evaluation_batches_bound_the_outputs_they_hold(tmp_path, monkeypatch):
+    """Many classes get smaller evaluation batches: rows × classes stays within EVAL_OUTPUTS."""
+    from torchtwolayer.data import module
+
+    monkeypatch.setattr(module, "EVAL_OUTPUTS", 100)
+    path = tmp_path / "classes.csv"
+    path.write_text("x,y\n" + "".join(f"{i},c{i % 30}\n" for i in range(600)))
+    dm = TwoLayerDataModule(str(path), val_fraction=0.5)
+    assert dm.n_outputs == 30
+    sizes = [len(X) for X, _ in dm.val_dataloader()]
+    assert sizes[:-1] == [3] * (len(sizes) - 1) and sum(sizes) == 300  # 100 // 30 rows a batch

@@ -40,7 +40,8 @@ from .tables import CSVFormatError, Table, from_arrays, open_table
 from .values import name_few
 
 FINGERPRINT_KEY = "fingerprint"  # the training file's fingerprint in the data module's state
-EVAL_BATCH = 65536
+EVAL_BATCH = 65536  # rows of an evaluation batch at most ...
+EVAL_OUTPUTS = 1 << 22  # ... and of outputs (rows × n_outputs): 10 000 classes get batches of 419 rows
 TABLE_BATCH_SIZE = 32  # a file's default mini-batch (scripts/tabular_defaults.py measures it)
 STEPS_PER_ITEM = 32  # training batches per item given to Lightning (see InMemoryBatches)
 log = logging.getLogger(__name__)
@@ -394,11 +395,13 @@ class TwoLayerDataModule(LightningDataModule):
         )  # fmt: skip
 
     def _eval_batches(self, split: str) -> InMemoryBatches:
-        """This process's contiguous block of ``split``, in order, in large batches."""
+        """This process's contiguous block of ``split``, in order, in large batches (whose outputs
+        stay within ``EVAL_OUTPUTS`` values, whatever the number of classes)."""
         X, Y = self.tensors(split)
         rank, world = self._rank()
         block = slice(rank * -(-len(X) // world), (rank + 1) * -(-len(X) // world))
-        return InMemoryBatches(X[block], Y[block] if len(Y) else Y, EVAL_BATCH, shuffle=False)
+        rows = max(1, min(EVAL_BATCH, EVAL_OUTPUTS // (self.n_outputs or 1)))
+        return InMemoryBatches(X[block], Y[block] if len(Y) else Y, rows, shuffle=False)
 
     def val_dataloader(self) -> InMemoryBatches | list:
         return self._eval_batches("val") if len(self.splits.get("val", ())) else []  # []: no validation
