@@ -329,7 +329,8 @@ CASES = [
         "predict file lacks a feature",
         predict(lambda tmp, trained: trained, text="f1,f2,label\n1,2,0\n"),
         CSVFormatError,
-        "feature columns ['f3'] not found; the model was trained on ['f1', 'f2', 'f3']",
+        "feature columns ['f3'] not found (the checkpoint's model was trained on them); the file has columns "
+        "['f1', 'f2', 'label']",
     ),
     (
         "predict file with gaps, model without imputation",

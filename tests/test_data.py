@@ -108,9 +108,44 @@ def test_csv_parquet_and_a_directory_of_parquet_give_the_same_data(tmp_path):
     modules = [TwoLayerDataModule(str(p)) for p in (path, tmp_path / "u.parquet", tmp_path / "parts")]
     for dm in modules[1:]:
         assert torch.equal(dm.X, modules[0].X) and torch.equal(dm.Y, modules[0].Y)
-        assert dm.state_dict() == modules[0].state_dict()
+        assert dm.schema.state_dict() == modules[0].schema.state_dict()  # (fingerprints differ: other files)
 
 
 def test_built_in_sets_refuse_negative_noise():
     with pytest.raises(ValueError, match="noise must be 0 or more"):
         TwoLayerDataModule("moons", noise=-0.1)
+
+
+def test_a_hold_out_file_does_not_say_rows_are_left_out_of_training(tmp_path, caplog):
+    path = tmp_path / "holdout.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{'' if i == 3 else i % 2}\n" for i in range(10)))
+    with caplog.at_level(logging.WARNING):
+        dm = TwoLayerDataModule(str(path), holdout=True, batch_size=0)
+    assert len(dm.tensors("test")[0]) == 9
+    assert "1 of 10 rows have no value of the target 'y'; they are left out of evaluation" in caplog.text
+    assert "training" not in caplog.text
+
+
+def test_a_wide_csv_gives_every_column_in_order(tmp_path):
+    """Per-column steps are linear (sets and dicts, not list lookups): 2 000 columns read as they are."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(-50, 50, size=(30, 2000)).astype(np.float64)
+    path = tmp_path / "wide.csv"
+    header = ",".join([*(f"c{j}" for j in range(2000)), "y"])
+    np.savetxt(path, np.column_stack([X, np.arange(30) % 2]), fmt="%d", delimiter=",", header=header, comments="")
+    dm = TwoLayerDataModule(str(path), standardize=False, val_fraction=0.0, batch_size=0)
+    assert dm.feature_names == [f"c{j}" for j in range(2000)]
+    np.testing.assert_array_equal(dm.raw_split("train")[0].numpy(), X)
+
+
+def test_evaluation_batches_bound_the_outputs_they_hold(tmp_path, monkeypatch):
+    """Many classes get smaller evaluation batches: rows × classes stays within EVAL_OUTPUTS."""
+    from torchtwolayer.data import module
+
+    monkeypatch.setattr(module, "EVAL_OUTPUTS", 100)
+    path = tmp_path / "classes.csv"
+    path.write_text("x,y\n" + "".join(f"{i},c{i % 30}\n" for i in range(600)))
+    dm = TwoLayerDataModule(str(path), val_fraction=0.5)
+    assert dm.n_outputs == 30
+    sizes = [len(X) for X, _ in dm.val_dataloader()]
+    assert sizes[:-1] == [3] * (len(sizes) - 1) and sum(sizes) == 300  # 100 // 30 rows a batch

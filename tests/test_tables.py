@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from torchtwolayer.data import tables
+from torchtwolayer.data import csv_reader, parquet_reader
 from torchtwolayer.data.tables import CSVFormatError, from_arrays, open_table
 
 MIXED = "id,x,n,flag,colour,empty,y\na,1.5,3,true,red,,0\nb,-2.25,4,false,,,1\nc,,5,true,blue,,0\n"
@@ -98,7 +98,7 @@ def test_gzip_csv_reads_like_the_plain_file(tmp_path):
 
 
 def test_parquet_file_and_directory_in_name_order(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "PART_BYTES", 24)  # row groups of 2 rows read 3 columns at a time
+    monkeypatch.setattr(parquet_reader, "PART_BYTES", 24)  # row groups of 2 rows read 3 columns at a time
     folder = tmp_path / "parts"
     folder.mkdir()
     for name, start in (("part-2.parquet", 3), ("part-1.parquet", 0), ("part-3.parquet", 6)):
@@ -123,7 +123,7 @@ def test_ragged_row_names_its_line(tmp_path):
 
 
 def test_numbers_read_once_are_freed_part_by_part(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "PART_BYTES", 64)
+    monkeypatch.setattr(csv_reader, "PART_BYTES", 64)
     path = tmp_path / "n.csv"
     path.write_text("a,b,y\n" + "".join(f"{i},{2 * i},{i % 2}\n" for i in range(100)))
     table = open_table(path).load(["a", "b", "y"], numbers=["a", "b"], read_once=True)
@@ -143,7 +143,7 @@ def test_a_csv_read_in_many_parts_gives_the_same_table(tmp_path, monkeypatch):
     path = tmp_path / "parts.csv"
     path.write_text("x,k,s\n" + "".join(lines))
     whole = open_table(path).load(["x", "k", "s"], numbers=["x"])
-    monkeypatch.setattr(tables, "PART_BYTES", 100)  # about 6 lines a part
+    monkeypatch.setattr(csv_reader, "PART_BYTES", 100)  # about 6 lines a part
     parts = open_table(path).load(["x", "k", "s"], numbers=["x"])
     assert [parts.kind(c) for c in "xks"] == [whole.kind(c) for c in "xks"] == ["number", "number", "text"]
     np.testing.assert_array_equal(blocks(parts, ["x", "k"]), blocks(whole, ["x", "k"]))

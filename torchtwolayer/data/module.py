@@ -3,7 +3,7 @@
 The data set is a built-in name (``planar``, ``moons``, ``circles``, ``blobs``,
 ``gaussian_quantiles``, ``xor``) or a path: ``.csv`` (also ``.csv.gz``), ``.parquet``, or a
 directory of Parquet files. The file is read through Apache Arrow, only the columns used
-(:mod:`~torchtwolayer.tables`); a :class:`~torchtwolayer.schema.Schema` learns the transform to
+(:mod:`~torchtwolayer.data.tables`); a :class:`~torchtwolayer.data.schema.Schema` learns the transform to
 the network's inputs and targets from the training split and is the module's ``state_dict``,
 which Lightning stores in every checkpoint, so ``validate``, ``test`` and ``predict`` on a new
 file apply the same transform (``schema_from``, set by the command from ``--ckpt_path``).
@@ -11,13 +11,15 @@ file apply the same transform (``schema_from``, set by the command from ``--ckpt
 X is one float32 (m, n_inputs) matrix with the rows in split order (train, val, test), so
 each split is a view of it, not a copy. Classification splits are stratified by class.
 Under a data-parallel strategy each process trains on its own share of every batch (see
-:class:`~torchtwolayer.loader.InMemoryBatches`); validation, test and prediction rows are split
+:class:`~torchtwolayer.data.loader.InMemoryBatches`); validation, test and prediction rows are split
 across processes in contiguous blocks.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +28,27 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
 
+from ..checkpoint_file import DATA_STATE_KEY, load_checkpoint
+from .arguments import check_arguments, check_split_sizes
 from .builtin import BUILTIN, make_dataset
+from .fingerprint import check_fingerprint, fingerprint, matches, same_path
 from .loader import InMemoryBatches
 from .schema import Impute, Schema, TaskChoice
-from .tables import PARQUET_SUFFIXES, CSVFormatError, Table, from_arrays, open_table, parse_delimiter
+from .schema_state import check_state
+from .splits import split_rows, warn_missing_classes
+from .tables import CSVFormatError, Table, from_arrays, open_table
+from .values import name_few
 
-EVAL_BATCH = 65536
+FINGERPRINT_KEY = "fingerprint"  # the training file's fingerprint in the data module's state
+EVAL_BATCH = 65536  # rows of an evaluation batch at most ...
+EVAL_OUTPUTS = 1 << 22  # ... and of outputs (rows × n_outputs): 10 000 classes get batches of 419 rows
 TABLE_BATCH_SIZE = 32  # a file's default mini-batch (scripts/tabular_defaults.py measures it)
 STEPS_PER_ITEM = 32  # training batches per item given to Lightning (see InMemoryBatches)
-DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".bz2", ".zst", *PARQUET_SUFFIXES)
 log = logging.getLogger(__name__)
 
 
 class TwoLayerDataModule(LightningDataModule):
-    """In-memory data for :class:`~torchtwolayer.lightning_module.TwoLayerModule`.
+    """In-memory data for :class:`~torchtwolayer.lightning.module.TwoLayerModule`.
 
     Args:
         dataset: a built-in data set name, or the path of a CSV or Parquet file (or a
@@ -100,7 +109,7 @@ class TwoLayerDataModule(LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)  # the run's logged hparams are the model's
-        _check_arguments(self.hparams)
+        check_arguments(self.hparams)
         self.X: Tensor | None = None  # (m, n_inputs), rows in split order
         self.Y: Tensor | None = None
         self.splits: dict[str, Tensor] = {}
@@ -108,13 +117,47 @@ class TwoLayerDataModule(LightningDataModule):
         self._rows: np.ndarray | None = None
         self._ready: dict[str, tuple[Tensor, Tensor]] = {}
         self.schema: Schema | None = None
+        self.fingerprint: dict[str, Any] | None = None  # of the training file, taken at fit
+        self._unverified = False  # the checkpoint's own file, without a fingerprint to check it against
         if schema_from is not None:  # the checkpoint's transform; the data is read at setup
-            self.schema = Schema.from_state(_schema_state(schema_from))
-            self._check_against_schema(self.read_table())
+            self.schema = Schema.from_state(self._checkpoint_state(schema_from))
+            with self._guarded():
+                self._check_against_schema(self.read_table())
         else:  # learn it now: the model needs the number of inputs and outputs
             self.schema = self._prepare(with_target=True)
             if not len(self.Y):  # only a checkpoint's transform can serve a file without the target
                 self._no_target()
+            if dataset not in BUILTIN and type(self).read_table is TwoLayerDataModule.read_table:
+                self.fingerprint = fingerprint(dataset)
+
+    def _checkpoint_state(self, path: str) -> dict[str, Any]:
+        """The checkpoint's schema state, checked; and its training file's fingerprint, checked
+        against the file to read when that is the checkpoint's own file."""
+        ckpt = load_checkpoint(path)
+        state, hp = ckpt[DATA_STATE_KEY], ckpt["hyper_parameters"]
+        try:
+            check_state(state, int(hp["n_features"]), int(hp["n_outputs"]))
+            stored = state.get(FINGERPRINT_KEY)
+            self.fingerprint = None if stored is None else check_fingerprint(stored)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        dataset = self.hparams.dataset
+        saved = (ckpt.get("datamodule_hyper_parameters") or {}).get("dataset")
+        if dataset in BUILTIN or not (dataset == saved or (stored is not None and same_path(stored, dataset))):
+            return state  # a built-in set, or a file named on the command line
+        if stored is None:
+            log.warning(
+                f"note: {path} was written before checkpoints stored a fingerprint of their training file; "
+                f"{dataset} is read as that file, unchecked"
+            )
+            self._unverified = True
+        elif not same_path(stored, dataset) or not matches(stored, dataset):
+            raise ValueError(
+                f"{dataset} is not the file {path} was trained on: it changed since (size or SHA-256), or the "
+                "checkpoint was edited, so its rows and split are not the trained ones. Use the file as it was, "
+                "train a new run (fit without --ckpt_path), or score this file as a hold-out set under another name"
+            )
+        return state
 
     # ---------------------------------------------------------------- reading
     def read_table(self) -> Table:
@@ -124,11 +167,29 @@ class TwoLayerDataModule(LightningDataModule):
         if hp.dataset in BUILTIN:
             X, y = make_dataset(hp.dataset, hp.n_samples, hp.noise, hp.seed)
             return from_arrays({"x1": X[:, 0].numpy(), "x2": X[:, 1].numpy(), "label": y.numpy()}, hp.dataset)
-        return open_table(hp.dataset, hp.delimiter)
+        with self._guarded():
+            return open_table(hp.dataset, hp.delimiter)
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """An unverified file (see ``_checkpoint_state``) may not be a data table: its errors say so
+        without quoting any of it (a header or a cell)."""
+        try:
+            yield
+        except CSVFormatError:
+            if not self._unverified:
+                raise
+            raise CSVFormatError(
+                f"{self.hparams.dataset} cannot be read as the data the checkpoint was trained on (not a table with "
+                "its columns); name the data file with --data.dataset"
+            ) from None
 
     def _prepare(self, with_target: bool) -> Schema:
         """Read the columns used, learn the schema if there is none yet, and build X, Y and the splits."""
-        table = self.read_table()
+        with self._guarded():
+            return self._prepare_table(self.read_table(), with_target)
+
+    def _prepare_table(self, table: Table, with_target: bool) -> Schema:
         schema = self.schema if self.schema is not None else self._new_schema(table)
         has_target = with_target and schema.target_name in table.names
         columns = [*schema.feature_names, *([schema.target_name] if has_target else [])]
@@ -137,16 +198,16 @@ class TwoLayerDataModule(LightningDataModule):
         if table.num_rows == 0:
             raise CSVFormatError(f"{table.path}: no data rows below the header; the file needs at least one example")
         if not has_target:
-            X = schema.transform(table) if schema.fitted else schema.fit_transform(table)
+            X = (schema.transform(table) if schema.fitted else schema.fit_transform(table)).X
             self._keep(X, torch.empty(0), {"predict": (0, len(X))})
             return schema
         y = schema.target_values(table) if schema.fitted else schema.fit_target(table)
         rows, bounds = self._split(y, schema)
         if schema.fitted:
-            X = schema.transform(table, rows)
+            X = schema.transform(table, rows).X
         else:
             schema.fit_target_scale(y[rows[: bounds["train"][1]]])
-            X = schema.fit_transform(table, rows, bounds["train"][1])
+            X = schema.fit_transform(table, rows, bounds["train"][1]).X
         self._keep(X, schema.encode(y[rows]), bounds, rows)
         return schema
 
@@ -155,9 +216,7 @@ class TwoLayerDataModule(LightningDataModule):
         hp = self.hparams
         target = hp.target if hp.target is not None else table.names[-1]
         features = list(hp.features) if hp.features is not None else [c for c in table.names if c != target]
-        missing = [c for c in features if c not in table.names]
-        if missing:
-            raise CSVFormatError(f"{table.path}: feature columns {missing} not found; the file has {table.names}")
+        table.require(features)
         if target in features:
             raise CSVFormatError(f"{table.path}: the target {target!r} cannot also be a feature")
         if not features:
@@ -187,12 +246,7 @@ class TwoLayerDataModule(LightningDataModule):
                     f"the checkpoint was trained with {name} {saved!r} but --data.{name} gives {given!r}; "
                     f"leave --data.{name} out to use the checkpoint's"
                 )
-        missing = [c for c in schema.feature_names if c not in table.names]
-        if missing:
-            raise CSVFormatError(
-                f"{table.path}: feature columns {missing} not found; the model was trained on "
-                f"{schema.feature_names} and the file has {table.names}"
-            )
+        table.require(schema.feature_names, " (the checkpoint's model was trained on them)")
         _note_unused(table, schema.feature_names, schema.target_name)
 
     # ---------------------------------------------------------------- splits
@@ -202,41 +256,23 @@ class TwoLayerDataModule(LightningDataModule):
         hp, task = self.hparams, schema.task
         labelled = np.flatnonzero(y >= 0) if task != "regression" else np.flatnonzero(~np.isnan(y))
         if len(labelled) < len(y):
+            left_out = "evaluation" if hp.holdout else "training and evaluation"
             log.warning(
                 f"note: {len(y) - len(labelled)} of {len(y)} rows have no value of the target "
-                f"{schema.target_name!r}; they are left out of training and evaluation (predict keeps them)"
+                f"{schema.target_name!r}; they are left out of {left_out} (predict keeps them)"
             )
         m = len(labelled)
         if hp.holdout:
             return labelled, {"train": (0, 0), "val": (0, m), "test": (0, m)}
-        n_val, n_test = round(hp.val_fraction * m), round(hp.test_fraction * m)
         generator = torch.Generator().manual_seed(hp.seed)
         classes = task in ("binary", "multiclass")
-        if classes and hp.stratify:
-            part = _stratified(y[labelled], n_val, n_test, generator)
-        else:
-            order = torch.randperm(m, generator=generator).numpy()
-            part = np.zeros(m, dtype=np.int8)  # 0 train, 1 val, 2 test
-            part[order[m - n_val - n_test : m - n_test]], part[order[m - n_test :]] = 1, 2
-        parts = [np.flatnonzero(part == k) for k in range(3)]  # each in file order
-        n_train = len(parts[0])
-        if n_train < 1:
-            raise ValueError(
-                f"val_fraction={hp.val_fraction} and test_fraction={hp.test_fraction} leave no training "
-                f"rows out of {m}; lower them"
-            )
-        if task == "regression" and n_train < 2:
-            raise ValueError(
-                f"regression needs at least 2 training rows to learn the target's scale, got {n_train} of {m}; "
-                "give more rows, or lower --data.val_fraction and --data.test_fraction"
-            )
-        if hp.batch_size is not None and hp.batch_size > n_train:
-            raise ValueError(
-                f"batch_size={hp.batch_size} is larger than the {n_train} training rows; "
-                "use a smaller batch size, or 0 for full batch"
-            )
+        parts = split_rows(
+            y[labelled], round(hp.val_fraction * m), round(hp.test_fraction * m),
+            lambda n: torch.randperm(n, generator=generator).numpy(), stratify=classes and hp.stratify,
+        )  # fmt: skip
+        check_split_sizes(hp, len(parts[0]), m, task)
         if classes:
-            _warn_missing_classes(y[labelled], parts[0], len(schema.classes))
+            warn_missing_classes(y[labelled], parts[0], len(schema.classes))
         ends = np.cumsum([len(p) for p in parts])
         bounds = {"train": (0, ends[0]), "val": (ends[0], ends[1]), "test": (ends[1], ends[2])}
         return labelled[np.concatenate(parts)], {k: (int(a), int(b)) for k, (a, b) in bounds.items()}
@@ -304,11 +340,7 @@ class TwoLayerDataModule(LightningDataModule):
             self._no_target()
 
     def _no_target(self) -> None:
-        table = self.read_table()
-        raise CSVFormatError(
-            f"{table.path}: target column {self.target_name!r} not found; the file has "
-            f"columns {table.names}. Name the target with --data.target"
-        )
+        self.read_table().require_target(self.target_name)
 
     # -------------------------------------------------------------- tensors
     def tensors(self, split: str) -> tuple[Tensor, Tensor]:
@@ -363,11 +395,13 @@ class TwoLayerDataModule(LightningDataModule):
         )  # fmt: skip
 
     def _eval_batches(self, split: str) -> InMemoryBatches:
-        """This process's contiguous block of ``split``, in order, in large batches."""
+        """This process's contiguous block of ``split``, in order, in large batches (whose outputs
+        stay within ``EVAL_OUTPUTS`` values, whatever the number of classes)."""
         X, Y = self.tensors(split)
         rank, world = self._rank()
         block = slice(rank * -(-len(X) // world), (rank + 1) * -(-len(X) // world))
-        return InMemoryBatches(X[block], Y[block] if len(Y) else Y, EVAL_BATCH, shuffle=False)
+        rows = max(1, min(EVAL_BATCH, EVAL_OUTPUTS // (self.n_outputs or 1)))
+        return InMemoryBatches(X[block], Y[block] if len(Y) else Y, rows, shuffle=False)
 
     def val_dataloader(self) -> InMemoryBatches | list:
         return self._eval_batches("val") if len(self.splits.get("val", ())) else []  # []: no validation
@@ -382,11 +416,16 @@ class TwoLayerDataModule(LightningDataModule):
 
     # ------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:
-        """The schema's state: plain values only, so checkpoints load with ``torch.load(weights_only=True)``."""
-        return self.schema.state_dict()
+        """The schema's state, and the training file's fingerprint (``fingerprint``: path, size,
+        sha256) when there is one: plain values only, so checkpoints load with ``torch.load(weights_only=True)``."""
+        state = self.schema.state_dict()
+        if self.fingerprint is not None:
+            state[FINGERPRINT_KEY] = dict(self.fingerprint)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take a checkpoint's schema; X is rebuilt with it when it differs from this one's."""
+        state = {k: v for k, v in state.items() if k != FINGERPRINT_KEY}
         if self.schema.fitted and state == self.schema.state_dict():
             return
         given = self.hparams.features
@@ -400,94 +439,8 @@ class TwoLayerDataModule(LightningDataModule):
         self._ready.clear()
 
 
-def _schema_state(path: str) -> dict[str, Any]:
-    from ..lightning.checkpoints import load_checkpoint
-
-    return load_checkpoint(path)[TwoLayerDataModule.__qualname__]
-
-
-def _stratified(labels: np.ndarray, n_val: int, n_test: int, generator: torch.Generator) -> np.ndarray:
-    """Each row's split (0 train, 1 val, 2 test), each class in proportion (largest remainders)
-    and keeping at least one training row."""
-    sizes = np.bincount(labels)
-    present = np.flatnonzero(sizes)
-    val, test = np.zeros_like(sizes), np.zeros_like(sizes)
-    val[present], test[present] = _apportion(n_val, sizes[present]), _apportion(n_test, sizes[present])
-    over = np.maximum(val + test - (sizes - 1), 0)  # keep a training row of each class
-    cut = np.minimum(test, over)
-    test, val = test - cut, val - (over - cut)
-    part = np.zeros(len(labels), dtype=np.int8)
-    for c in present:
-        rows = np.flatnonzero(labels == c)
-        rows = rows[torch.randperm(len(rows), generator=generator).numpy()]
-        n_train = sizes[c] - val[c] - test[c]
-        part[rows[n_train : n_train + val[c]]], part[rows[n_train + val[c] :]] = 1, 2
-    return part
-
-
-def _apportion(total: int, sizes: np.ndarray) -> np.ndarray:
-    """``total`` split in proportion to ``sizes``: floors, then one more to the largest remainders."""
-    quota = total * sizes / sizes.sum()
-    share = np.floor(quota).astype(np.int64)
-    extra = np.argsort(-(quota - share), kind="stable")[: total - share.sum()]
-    share[extra] += 1
-    return share
-
-
-def _warn_missing_classes(labels: np.ndarray, train: np.ndarray, n_classes: int) -> None:
-    present = np.count_nonzero(np.bincount(labels[train], minlength=n_classes))
-    total = np.count_nonzero(np.bincount(labels, minlength=n_classes))
-    if present < total:
-        log.warning(
-            f"warning: the training split holds {present} of the {total} classes; the model cannot "
-            "learn the others. Stratified splitting (--data.stratify true, the default) keeps every class in it"
-        )
-
-
 def _note_unused(table: Table, features: list[str], target: str | None) -> None:
-    unused = [c for c in table.names if c not in features and c != target]
+    used = {*features, target}
+    unused = [c for c in table.names if c not in used]
     if unused:
-        log.warning(f"note: {table.path}: columns {unused} are not features; they are not read")
-
-
-def _check_arguments(hp: Any) -> None:
-    dataset = hp.dataset
-    if not isinstance(dataset, str) or not dataset:
-        raise ValueError("dataset must be a built-in name or the path of a CSV or Parquet file")
-    if dataset not in BUILTIN and not _looks_like_path(dataset):
-        raise ValueError(
-            f"unknown data set {dataset!r}: expected one of {sorted(BUILTIN)} or the path of a .csv or .parquet file"
-        )
-    for name in ("val_fraction", "test_fraction"):
-        if not 0 <= hp[name] < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {hp[name]}")
-    if hp.val_fraction + hp.test_fraction >= 1:
-        raise ValueError(
-            "val_fraction + test_fraction must be below 1 to leave training rows, "
-            f"got {hp.val_fraction} + {hp.test_fraction}"
-        )
-    if hp.batch_size is not None and hp.batch_size < 0:
-        raise ValueError(f"batch_size must be a positive number of rows, or 0 for full batch; got {hp.batch_size}")
-    if hp.full_batch_steps < 1:
-        raise ValueError(f"full_batch_steps must be at least 1, got {hp.full_batch_steps}")
-    if hp.max_categories < 1 or hp.max_classes < 2:
-        raise ValueError(f"max_categories must be ≥ 1 and max_classes ≥ 2, got {hp.max_categories}, {hp.max_classes}")
-    for name in ("features", "categorical"):
-        columns = hp[name]
-        if columns is None:
-            continue
-        if name == "features" and not columns:
-            raise ValueError(
-                "--data.features is an empty list; name at least one column, or leave it out to use every "
-                "column but the target"
-            )
-        duplicated = sorted({c for c in columns if columns.count(c) > 1})
-        if duplicated:
-            raise ValueError(f"--data.{name} names {duplicated} more than once")
-    if hp.delimiter is not None:
-        parse_delimiter(hp.delimiter)
-
-
-def _looks_like_path(dataset: str) -> bool:
-    path = Path(dataset)
-    return path.exists() or "/" in dataset or any(dataset.lower().endswith(s) for s in DATA_SUFFIXES)
+        log.warning(f"note: {table.path}: columns {name_few(unused)} are not features; they are not read")

@@ -1,0 +1,123 @@
+"""Wide tables and many classes: seconds and peak memory of ``torchtwolayer fit`` (issue 21).
+
+    python scripts/wide_and_many_classes.py            # both cases, a Markdown table
+    python scripts/wide_and_many_classes.py --quick    # smaller cases, a smoke run
+
+Each fit runs in a child process (``python -m torchtwolayer fit --data.dataset FILE
+--trainer.max_steps 20`` in a fresh folder) that reports its own wall time and peak resident
+memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``). A small fit of the same kind (same rows,
+a few columns or classes) is the baseline, so the table shows the cost beyond start-up:
+
+- wide: 200 rows × 5 000 numeric columns; goal: at most a few (5) seconds beyond the baseline
+  (every per-column step linear: the quadratic lookups this replaced took minutes);
+- many classes: 10 000 text classes, 10 rows each, 8 numeric columns; goal: peak memory beyond the
+  baseline at most 4 × the ``rows × classes`` float32 matrix of class probabilities that an
+  evaluation of every row at once would hold (what a naive evaluation batch costs).
+
+Timings depend on the machine and its load: compare rows of one run, not runs of two machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+STEPS = 20
+WIDE_SECONDS_GOAL = 5.0  # seconds beyond the baseline
+MANY_CLASSES_MEMORY_GOAL = 4.0  # × the rows × classes float32 matrix
+CHILD = """
+import json, resource, sys, time
+start = time.perf_counter()
+from torchtwolayer.commands import main
+status = main(["-q", "fit", "--data.dataset", sys.argv[1], "--trainer.max_steps", sys.argv[2]])
+print(json.dumps({"status": status, "seconds": time.perf_counter() - start,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def write_numbers(path: Path, rows: int, columns: int, seed: int = 0) -> Path:
+    """A CSV of ``rows`` × ``columns`` normal numbers and a binary ``label`` (the first column's sign)."""
+    X = np.random.default_rng(seed).normal(size=(rows, columns)).astype(np.float32)
+    header = ",".join([*(f"x{j}" for j in range(columns)), "label"])
+    body = np.column_stack([X, X[:, 0] > 0])
+    np.savetxt(path, body, fmt=["%.4f"] * columns + ["%d"], delimiter=",", header=header, comments="")
+    return path
+
+
+def write_classes(path: Path, classes: int, per_class: int = 10, columns: int = 8, seed: int = 0) -> Path:
+    """A CSV of ``classes × per_class`` rows: ``columns`` numbers near the class's centre, and a text ``label``."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(classes), per_class)
+    X = rng.normal(size=(classes, columns))[y] + 0.1 * rng.normal(size=(len(y), columns))
+    with path.open("w") as f:
+        f.write(",".join([*(f"x{j}" for j in range(columns)), "label"]) + "\n")
+        for row, label in zip(X, y, strict=True):
+            f.write(",".join(f"{v:.4f}" for v in row) + f",class{label}\n")
+    return path
+
+
+def fit(path: Path, steps: int = STEPS) -> dict:
+    """Seconds and peak MiB of one ``torchtwolayer fit`` of ``path`` in a child process, in a fresh folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path.resolve()), str(steps)],
+            cwd=folder, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"fit of {path} failed: {done.stderr.strip()[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["status"] != 0:
+        raise RuntimeError(f"fit of {path} exited with {result['status']}: {done.stderr.strip()[-2000:]}")
+    return result
+
+
+def measure(quick: bool = False) -> list[dict]:
+    """The two cases and their baselines: one row each, with the goal beside it."""
+    rows, columns, classes = (200, 500, 1000) if quick else (200, 5000, 10000)
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        wide_base = fit(write_numbers(folder / "narrow.csv", rows, 5))
+        wide = fit(write_numbers(folder / "wide.csv", rows, columns))
+        classes_base = fit(write_classes(folder / "few_classes.csv", classes=classes // 100, per_class=1000))
+        many = fit(write_classes(folder / "many_classes.csv", classes=classes))
+    matrix_mib = classes * 10 * classes * 4 / 2**20
+    beyond = wide["seconds"] - wide_base["seconds"]
+    grown = many["peak_mib"] - classes_base["peak_mib"]
+    return [
+        {"case": f"{rows} rows × 5 columns (baseline)", **wide_base, "goal": ""},
+        {
+            "case": f"{rows} rows × {columns} columns", **wide,
+            "goal": f"≤ {WIDE_SECONDS_GOAL:g} s beyond the baseline: {beyond:.1f} s "
+            + ("✓" if beyond <= WIDE_SECONDS_GOAL else "✗"),
+        },
+        {"case": f"{classes * 10} rows, {classes // 100} classes (baseline)", **classes_base, "goal": ""},
+        {
+            "case": f"{classes * 10} rows, {classes} classes", **many,
+            "goal": f"≤ {MANY_CLASSES_MEMORY_GOAL:g} × {matrix_mib:.0f} MiB (rows × classes float32) beyond the "
+            f"baseline: {grown:.0f} MiB " + ("✓" if grown <= MANY_CLASSES_MEMORY_GOAL * matrix_mib else "✗"),
+        },
+    ]  # fmt: skip
+
+
+def table(results: list[dict]) -> str:
+    """The results as a Markdown table."""
+    lines = ["| case | seconds | peak MiB | goal |", "|---|---:|---:|---|"]
+    lines += [f"| {r['case']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} | {r['goal']} |" for r in results]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller cases (500 columns, 1 000 classes)")
+    args = parser.parse_args(argv)
+    print(table(measure(args.quick)))
+
+
+if __name__ == "__main__":
+    main()
