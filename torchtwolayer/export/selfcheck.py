@@ -83,11 +83,11 @@ def predicted(ckpt: dict[str, Any], rows: dict[str, np.ndarray]) -> dict[str, np
 
     data_state, hp = ckpt[DATA_KEY], ckpt["hyper_parameters"]
     schema = Schema.from_state(data_state)
-    logger = logging.getLogger(Schema.__module__)
+    logger = logging.getLogger("torchtwolayer.data")  # (its modules' loggers take this level)
     level = logger.level
     logger.setLevel(logging.ERROR)  # the note on unseen categories is for a user's file, not these rows
     try:
-        X = schema.transform(from_arrays(rows, "the export's check rows"))
+        X = schema.transform(from_arrays(rows, "the export's check rows")).X
     finally:
         logger.setLevel(level)
     W = {k: torch.from_numpy(v) for k, v in weights_of(ckpt).items()}
