@@ -24,24 +24,23 @@ import torch
 GOAL = -1.0  # points of accuracy: ours may be at most one point under MLP's
 HIDDEN = 32
 
-# Settings tried (with hidden_size=32) before choosing the defaults; the first is the defaults.
+# Settings tried (with hidden_size=32) before choosing the defaults; the first is the defaults. Measured
+# (seeds 0 1): every relu setting met the goal on the four tables; every tanh setting missed it on
+# make_classification by 4.5 to 7.3 points (and on two more make_classification tables by 2 to 3.4).
 CANDIDATES: dict[str, dict[str, object]] = {
-    "defaults": {},
-    "before: lr 0.1, batch min(200, n), no momentum": {"lr": 0.1, "batch_size": 200, "momentum": 0.0},
-    "lr 0.1, batch 32, no momentum": {"lr": 0.1, "batch_size": 32, "momentum": 0.0},
-    "lr 0.01, batch min(200, n), momentum 0.9 nesterov": {
+    "defaults (relu, lr 0.1, batch min(200, n), no momentum)": {},
+    "before: tanh": {"activation": "tanh"},
+    "tanh, lr 0.03, momentum 0.9 nesterov": {"activation": "tanh", "lr": 0.03, "momentum": 0.9, "nesterov": True},
+    "tanh, lr 0.01, batch 32, momentum 0.9 nesterov": {
+        "activation": "tanh",
         "lr": 0.01,
-        "batch_size": 200,
+        "batch_size": 32,
         "momentum": 0.9,
         "nesterov": True,
     },
-    "lr 0.03, batch min(200, n), momentum 0.9 nesterov": {
-        "lr": 0.03,
-        "batch_size": 200,
-        "momentum": 0.9,
-        "nesterov": True,
-    },
-    "lr 0.01, batch 32, momentum 0.9 nesterov": {"lr": 0.01, "batch_size": 32, "momentum": 0.9, "nesterov": True},
+    "relu, lr 0.03, momentum 0.9 nesterov": {"lr": 0.03, "momentum": 0.9, "nesterov": True},
+    "relu, lr 0.01, batch 32, momentum 0.9 nesterov": {"lr": 0.01, "batch_size": 32, "momentum": 0.9, "nesterov": True},
+    "relu, batch 32": {"batch_size": 32},
 }
 
 

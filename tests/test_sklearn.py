@@ -37,10 +37,12 @@ from torchtwolayer.sklearn.parameters import DEFAULTS, PARAMETERS
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 # Settings for scikit-learn's checks: full batch (fitting with integer sample weights must equal
-# fitting on repeated rows, which only the full batch keeps exactly), few small epochs (speed).
+# fitting on repeated rows, which only the full batch keeps exactly), few small epochs (speed), and
+# tanh: the checks feed unscaled X (features around 100 in check_n_features_in), on which the default
+# relu's SGD steps diverge (fit raises DivergenceError); the bounded tanh takes them.
 CHECKED = [
-    TwoLayerClassifier(hidden_size=8, lr=0.5, batch_size="full", max_iter=50),
-    TwoLayerRegressor(hidden_size=8, lr=0.1, batch_size="full", max_iter=50),
+    TwoLayerClassifier(hidden_size=8, activation="tanh", lr=0.5, batch_size="full", max_iter=50),
+    TwoLayerRegressor(hidden_size=8, activation="tanh", lr=0.1, batch_size="full", max_iter=50),
 ]
 
 
@@ -406,6 +408,8 @@ def test_the_parameters_are_declared_once():
             default = re.escape(repr(parameter.default))
             assert re.search(rf"\n        {name}: .*?Default:\s+``{default}``", cls.__doc__, re.S), name
         assert "{parameters}" not in cls.__doc__
+    chosen = {"activation": "relu", "lr": 0.1, "batch_size": "auto", "max_iter": 200, "momentum": 0.0}
+    assert {k: getattr(DEFAULTS, k) for k in chosen} == chosen  # scripts/sklearn_defaults.py's measured choice
 
 
 @pytest.mark.parametrize(
@@ -462,13 +466,13 @@ def test_a_target_in_its_own_units_scores_as_a_scaled_one(diabetes):
 
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_sparse_input_is_densified_once(early_stopping):
-    """numpy's allocations (tracemalloc sees them) while fitting a 30 × 100 000 sparse X: one dense
-    X (24 MB) and small change, not a copy per step of the way. (Torch's own allocations, the
+    """numpy's allocations (tracemalloc sees them) while fitting a 30 × 30 000 sparse X: one dense
+    X (7.2 MB) and small change, not a copy per step of the way. (Torch's own allocations, the
     network's, are not traced; scripts/sklearn_sparse_memory.py measures the whole process.)"""
     rng = np.random.default_rng(0)
-    X = sparse.random(30, 100_000, density=1e-4, format="coo", random_state=0)  # coo: converted to csr once
+    X = sparse.random(30, 30_000, density=3e-4, format="coo", random_state=0)  # coo: converted to csr once
     y = np.arange(30) % 2
-    dense_bytes = 30 * 100_000 * 8
+    dense_bytes = 30 * 30_000 * 8
     clf = TwoLayerClassifier(hidden_size=2, max_iter=2, early_stopping=early_stopping, validation_fraction=0.2,
                              random_state=0)  # fmt: skip
     tracemalloc.start()
@@ -497,13 +501,15 @@ def test_a_missing_scikit_learn_names_the_extra(monkeypatch):
 
 
 # --------------------------------------------------------------------------- accuracy
-def test_wine_accuracy_is_within_one_percent_of_mlp():
-    """5-fold accuracy of the defaults against MLPClassifier's (the same hidden size), both float64.
-    (scripts/benchmark.py --sections sklearn adds breast cancer and digits, and fit times.) Here ours
-    was 0.983 and MLP's 0.978: one wine sample is 0.56 %, so the bound leaves about two samples of
-    room for the last-bit differences between CPUs."""
+def test_wine_accuracy_with_only_hidden_size_set_is_within_a_point_of_mlp():
+    """5-fold accuracy of StandardScaler + TwoLayerClassifier(hidden_size=32) against MLPClassifier((32,)),
+    both with their defaults otherwise, float64 (scripts/sklearn_defaults.py adds iris, breast cancer and a
+    make_classification table, over three seeds). Measured: ours 0.9775, MLP's 0.9832 (one sample of 178
+    is 0.56 points of the mean). What differs between CPUs is float64 rounding, which after 200 epochs
+    moves the logits by far less than 1e-6 (the two training paths, summing in other orders, agree to
+    1e-10): it would flip a prediction only for a sample that close to a class boundary."""
     X, y = load_wine(return_X_y=True)
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
-    ours = cross_val_score(make_pipeline(StandardScaler(), TwoLayerClassifier(random_state=0)), X, y, cv=cv)
-    mlp = cross_val_score(make_pipeline(StandardScaler(), MLPClassifier((100,), random_state=0)), X, y, cv=cv)
+    ours = cross_val_score(make_pipeline(StandardScaler(), TwoLayerClassifier(32, random_state=0)), X, y, cv=cv)
+    mlp = cross_val_score(make_pipeline(StandardScaler(), MLPClassifier((32,), random_state=0)), X, y, cv=cv)
     assert ours.mean() >= mlp.mean() - 0.01, (ours.mean(), mlp.mean())

@@ -61,7 +61,7 @@ class TwoLayerClassifier(ClassifierMixin, TwoLayerEstimator):
         >>> X, y = load_iris(return_X_y=True)
         >>> clf = TwoLayerClassifier(hidden_size=16, batch_size=30, random_state=0).fit(X, y)
         >>> clf.net_
-        TwoLayerNet(n0=4, n1=16, n2=3, activation='tanh', output='softmax', init='xavier')
+        TwoLayerNet(n0=4, n1=16, n2=3, activation='relu', output='softmax', init='xavier')
         >>> clf.predict_proba(X[:2]).shape, bool(clf.score(X, y) > 0.9)
         ((2, 3), True)
     """
