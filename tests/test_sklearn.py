@@ -218,12 +218,13 @@ def test_zero_weights_remove_rows_also_in_mini_batches():
     np.testing.assert_allclose(weighted.decision_function(X), removed.decision_function(X), rtol=1e-10, atol=1e-12)
 
 
-def test_bad_sample_weights_are_refused():
+@pytest.mark.parametrize("cls", [TwoLayerClassifier, TwoLayerRegressor])
+def test_bad_sample_weights_are_refused(cls):
     X, y = binary_data()
     with pytest.raises(ValueError, match=r"[Nn]egative"):
-        TwoLayerClassifier().fit(X, y, sample_weight=-np.ones(len(y)))
+        cls().fit(X, y, sample_weight=-np.ones(len(y)))
     with pytest.raises(ValueError, match="zero"):
-        TwoLayerClassifier().fit(X, y, sample_weight=np.zeros(len(y)))
+        cls().fit(X, y, sample_weight=np.zeros(len(y)))  # before the regressor's weighted mean of y: no 0/0
 
 
 # ------------------------------------------------------------ incremental and warm start
@@ -462,6 +463,22 @@ def test_a_target_in_its_own_units_scores_as_a_scaled_one(diabetes):
     np.testing.assert_allclose(scaled[-1].loss_curve_, reg.loss_curve_, rtol=1e-9)  # standardised units
     assert reg.loss_curve_[-1] == pytest.approx(0.5 * (1 - reg.score(StandardScaler().fit_transform(X_train), y_train)),
                                                 rel=0.2)  # fmt: skip
+
+
+def test_the_target_scaling_is_the_first_calls_and_weighted():
+    X, y = make_regression(60, 3, random_state=0)
+    w = np.random.default_rng(0).uniform(0, 2, 60)
+    reg = TwoLayerRegressor(hidden_size=4, random_state=0).partial_fit(X[:30], y[:30], sample_weight=w[:30])
+    mean = np.average(y[:30], weights=w[:30])
+    assert reg.y_mean_ == pytest.approx([mean]) and reg.y_scale_ == pytest.approx(
+        [np.sqrt(np.average((y[:30] - mean) ** 2, weights=w[:30]))]
+    )
+    reg.partial_fit(X[30:], y[30:] + 100)  # the network's Y keeps the first call's units
+    assert reg.y_mean_ == pytest.approx([mean])
+    X = StandardScaler().fit_transform(X)
+    constant = TwoLayerRegressor(hidden_size=4, max_iter=30, random_state=0).fit(X, np.full((60, 2), 7.0))
+    np.testing.assert_array_equal(constant.y_scale_, [1.0, 1.0])  # not 0: Y = 0, predictions near 7
+    np.testing.assert_allclose(constant.predict(X), 7.0, atol=0.5)  # 30 steps pull Z2 to 0 from its random start
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
