@@ -11,6 +11,19 @@ takes the rows in order):
 Both take the same arguments and offer the same four things: :meth:`run_epoch` (one epoch, its
 mean cost), :meth:`cost` (J on all the rows, now), ``velocity`` (the momentum buffers, to carry
 from one call to the next) and ``weight_decay``. :func:`make_epochs` picks one.
+
+Example:
+    >>> import torch
+    >>> from torchtwolayer import TwoLayerNet
+    >>> from torchtwolayer.core.epochs import make_epochs
+    >>> X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> Y = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
+    >>> sgd = dict(lr=0.5, batch_size=2, seed=0, momentum=0.9, nesterov=False, weight_decay=0.0)
+    >>> fused = make_epochs(TwoLayerNet(2, 4, seed=0), X, Y, None, fused=True, **sgd)
+    >>> function = make_epochs(TwoLayerNet(2, 4, seed=0), X, Y, None, fused=False, **sgd)
+    >>> a, b = [fused.run_epoch() for _ in range(3)], [function.run_epoch() for _ in range(3)]
+    >>> torch.allclose(torch.tensor(a), torch.tensor(b)), len(fused.velocity)
+    (True, 4)
 """
 
 from __future__ import annotations
