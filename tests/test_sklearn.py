@@ -237,6 +237,8 @@ def test_partial_fit_needs_classes_first_then_runs_one_epoch_per_call():
     for _ in range(3):
         clf.partial_fit(X[:60], y[:60], classes=np.array([0, 1]))
     clf.partial_fit(X[60:], y[60:])
+    with pytest.raises(ValueError, match=r"classes=array\(\[0, 1, 2\]\) is not the same as on the first call"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
     assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 4
     assert len(clf._velocity) == 4  # momentum carries over from call to call, as MLP's optimizer does
     clf.set_params(momentum=0.0).partial_fit(X, y)  # and a call without momentum drops it

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import Tensor
 
 from ..core.divergence import DivergenceError, divergence_bound, divergence_message, has_diverged
@@ -20,7 +20,7 @@ from ..core.epochs import Epochs, make_epochs
 from ..core.function import two_layer
 from ..core.module import TwoLayerNet
 from ..core.threads import threads_for
-from .inputs import SPARSE, as_tensor, dense
+from .inputs import SPARSE, as_tensor, dense, sample_weights, some_weight
 from .parameters import DEFAULTS, DTYPES, PARAMETERS, check_parameters, torch_dtype
 
 KEPT = "The estimator keeps its state from before this call (scale the inputs with StandardScaler, or lower lr)."
@@ -117,11 +117,7 @@ class TwoLayerEstimator(BaseEstimator):
             )
         first_pass = not hasattr(self, "net_") or (not self.warm_start and not incremental) or self._network_changed()
         X, Y, labels = self._validate_training_data(X, y, incremental, first_pass, classes)
-        w = (
-            None
-            if sample_weight is None
-            else _some_weight(_check_sample_weight(sample_weight, X, ensure_non_negative=True))
-        )
+        w = None if sample_weight is None else sample_weights(sample_weight, X)
         Y = self._encode_target(Y, w, first_pass)
         rng = check_random_state(self.random_state)
         init_seed, order_seed = (int(s) for s in rng.randint(2**31 - 1, size=2))  # drawn on every call, used or not
@@ -172,7 +168,7 @@ class TwoLayerEstimator(BaseEstimator):
         """The epoch loop of this device, over the rows of positive weight (a zero weight removes a row);
         X (dense or sparse) becomes the one dense array the epochs read."""
         if w is not None and not (w > 0).all():
-            X, Y, w = X[w > 0], Y[w > 0], _some_weight(w[w > 0])
+            X, Y, w = X[w > 0], Y[w > 0], some_weight(w[w > 0])  # an early-stopping split may leave none
         X, net = dense(X), self.net_
         B = _batch_size(self.batch_size, X.shape[0])
         mean_w = 1.0 if w is None else float(w.mean())
@@ -317,14 +313,6 @@ def _l2_term(net: TwoLayerNet, weight_decay: float) -> float:
     if not weight_decay:
         return 0.0
     return 0.5 * weight_decay * (net.W1.square().sum() + net.W2.square().sum()).item()
-
-
-def _some_weight(w: np.ndarray) -> np.ndarray:
-    """``w``, if some row of it has a positive weight (the training rows of an early-stopping split
-    may have none; scikit-learn's ``_check_sample_weight`` refuses all-zero weights on the whole set)."""
-    if not (w > 0).any():
-        raise ValueError("every sample_weight of the training rows is zero: give some rows a positive weight")
-    return w
 
 
 def _batch_size(batch_size: int | str, m: int) -> int:

@@ -10,7 +10,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets, unique_labels
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import validate_data
 
 from ..core.heads import get_head
@@ -97,7 +97,7 @@ class TwoLayerClassifier(ClassifierMixin, TwoLayerEstimator):
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if incremental:
-            if _check_partial_fit_first_call(self, classes):
+            if self._first_partial_fit(classes):
                 multilabel = y.ndim == 2
                 self._label_binarizer = LabelBinarizer().fit(y if multilabel else self.classes_)
         elif first_pass:
@@ -106,6 +106,21 @@ class TwoLayerClassifier(ClassifierMixin, TwoLayerEstimator):
         self._check_labels_known(y, exact=self.warm_start and not incremental)
         Y = self._label_binarizer.transform(y).astype(X.dtype)
         return X, Y, y
+
+    def _first_partial_fit(self, classes: Any) -> bool:
+        """Whether this is the first ``partial_fit`` call (which sets ``classes_``); checks ``classes``."""
+        fitted = getattr(self, "classes_", None)
+        if classes is None:
+            if fitted is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+            return False
+        classes = unique_labels(classes)
+        if fitted is None:
+            self.classes_ = classes
+            return True
+        if not np.array_equal(fitted, classes):
+            raise ValueError(f"classes={classes!r} is not the same as on the first call to partial_fit: {fitted!r}")
+        return False
 
     def _encode_target(self, Y: np.ndarray, w: np.ndarray | None, first_pass: bool) -> np.ndarray:
         return Y  # already the head's 0/1 targets

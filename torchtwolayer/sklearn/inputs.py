@@ -1,5 +1,5 @@
 """From scikit-learn's arrays to the network's tensors: sparse X densified once, no needless copy,
-and labels of mixed types named before numpy fails on them."""
+sample weights checked, and labels of mixed types named before numpy fails on them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils import check_array
 from torch import Tensor
 
 SPARSE = ["csr", "csc"]  # validate_data's accept_sparse: formats whose rows can be taken (others become csr)
@@ -24,6 +25,23 @@ def as_tensor(a: np.ndarray, like: Tensor) -> Tensor:
     if not a.flags.writeable:
         a = a.copy()
     return torch.as_tensor(a, dtype=like.dtype, device=like.device)
+
+
+def sample_weights(sample_weight: Any, X: Any) -> np.ndarray:
+    """One finite, non-negative weight per row of X, in X's dtype, not all zero."""
+    w = check_array(sample_weight, ensure_2d=False, dtype=X.dtype, input_name="sample_weight")
+    if w.shape != (X.shape[0],):
+        raise ValueError(f"sample_weight must have shape ({X.shape[0]},), one weight per row of X; got {w.shape}")
+    if (w < 0).any():
+        raise ValueError("sample_weight has negative values: weights must be >= 0")
+    return some_weight(w)
+
+
+def some_weight(w: np.ndarray) -> np.ndarray:
+    """``w``, if some row has a positive weight."""
+    if not (w > 0).any():
+        raise ValueError("every sample_weight of the training rows is zero: give some rows a positive weight")
+    return w
 
 
 def check_label_types(y: Any) -> None:
