@@ -78,6 +78,8 @@ class TwoLayerDataModule(LightningDataModule):
         stratify: split classification data class by class, so every split keeps the class mix.
         schema_from: a checkpoint whose learned transform (columns, statistics, categories,
             classes) to apply instead of learning one; the command sets it from ``--ckpt_path``.
+            The checkpoint's own training file (``dataset`` as stored in it) is read only if it
+            still holds the bytes fingerprinted at fit (size and SHA-256, :attr:`fingerprint`).
         holdout: the file is a hold-out set: every labelled row is in the validation and test
             splits, none in training (the command sets it when a checkpoint is tested on
             another file than its own).
