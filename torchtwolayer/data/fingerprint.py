@@ -41,12 +41,13 @@ def same_path(stored: dict[str, Any], path: str | Path) -> bool:
 
 
 def matches(stored: dict[str, Any], path: str | Path) -> bool:
-    """The file at ``path`` is the one fingerprinted, unchanged (the size is compared first: no read if it differs)."""
+    """The file at ``path`` holds the bytes fingerprinted (the size is compared first: no read if it differs)."""
     path = Path(path).resolve()
     try:
         if sum(f.stat().st_size for f in _files(path)) != stored["size"]:
             return False
-        return fingerprint(path) == stored
+        found = fingerprint(path)
+        return (found["size"], found["sha256"]) == (stored["size"], stored["sha256"])
     except OSError:
         return False
 

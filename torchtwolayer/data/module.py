@@ -41,7 +41,7 @@ from .values import name_few
 
 FINGERPRINT_KEY = "fingerprint"  # the training file's fingerprint in the data module's state
 EVAL_BATCH = 65536  # rows of an evaluation batch at most ...
-EVAL_OUTPUTS = 1 << 22  # ... and of outputs (rows × n_outputs): 10 000 classes get batches of 419 rows
+EVAL_OUTPUTS = 1 << 20  # ... and of outputs (rows × n_outputs): 10 000 classes get batches of 104 rows
 TABLE_BATCH_SIZE = 32  # a file's default mini-batch (scripts/tabular_defaults.py measures it)
 STEPS_PER_ITEM = 32  # training batches per item given to Lightning (see InMemoryBatches)
 log = logging.getLogger(__name__)
@@ -78,6 +78,8 @@ class TwoLayerDataModule(LightningDataModule):
         stratify: split classification data class by class, so every split keeps the class mix.
         schema_from: a checkpoint whose learned transform (columns, statistics, categories,
             classes) to apply instead of learning one; the command sets it from ``--ckpt_path``.
+            The checkpoint's own training file (``dataset`` as stored in it) is read only if it
+            still holds the bytes fingerprinted at fit (size and SHA-256, :attr:`fingerprint`).
         holdout: the file is a hold-out set: every labelled row is in the validation and test
             splits, none in training (the command sets it when a checkpoint is tested on
             another file than its own).
@@ -151,7 +153,7 @@ class TwoLayerDataModule(LightningDataModule):
                 f"{dataset} is read as that file, unchecked"
             )
             self._unverified = True
-        elif not same_path(stored, dataset) or not matches(stored, dataset):
+        elif not matches(stored, dataset):  # by content: the same file, or a copy of it
             raise ValueError(
                 f"{dataset} is not the file {path} was trained on: it changed since (size or SHA-256), or the "
                 "checkpoint was edited, so its rows and split are not the trained ones. Use the file as it was, "
