@@ -142,8 +142,8 @@ class GradientDescent:
         _check_arguments(net, lr, batch_size, momentum, nesterov, weight_decay)
         self.net, self.lr, self.seed, self.shuffle = net, float(lr), seed, shuffle
         self.momentum, self.nesterov, self.weight_decay = float(momentum), nesterov, float(weight_decay)
-        self.X = net._as_input(X)
-        self.Y = dense_target(net._as_target(Y, self.X), net.n2, self.X.dtype)  # (m, n2)
+        self.X, Y = net._checked_data(X, Y)
+        self.Y = dense_target(Y, net.n2, self.X.dtype)  # (m, n2)
         self.w = _check_sample_weight(sample_weight, self.X)
         self._versions = self._data_versions()
         m = self.X.shape[0]
