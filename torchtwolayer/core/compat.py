@@ -63,11 +63,16 @@ def is_wrapped(t: Tensor) -> bool:
     return True if _is_wrapped is None else _is_wrapped(t)
 
 
-def unwrapped(t: Tensor) -> Tensor | None:
-    """The plain tensor under ``t``'s torch.func wrappers (``t`` if it has none); ``None`` where this
-    torch gives no way to reach it (fallback): the caller then skips reading values under a transform."""
-    if _is_wrapped is None or _get_unwrapped is None:
-        return None
+def can_unwrap() -> bool:
+    """Whether :func:`unwrapped` reaches the data under torch.func wrappers."""
+    return _is_wrapped is not None and _get_unwrapped is not None
+
+
+def unwrapped(t: Tensor) -> Tensor:
+    """The plain tensor under ``t``'s torch.func wrappers (``t`` if it has none). Fallback: ``t``
+    itself, which a transform may refuse to read (see :func:`can_unwrap`)."""
+    if not can_unwrap():
+        return t
     while _is_wrapped(t):
         t = _get_unwrapped(t)
     return t

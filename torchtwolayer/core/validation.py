@@ -21,9 +21,9 @@ from torch import Tensor
 from . import compat
 
 
-def values(t: Tensor) -> Tensor | None:
-    """The plain tensor under ``t``'s torch.func wrappers, ``t`` itself outside transforms;
-    ``None`` where this torch gives no way to reach it (:func:`~.compat.unwrapped`): the check is skipped.
+def values(t: Tensor) -> Tensor:
+    """The plain tensor under ``t``'s torch.func wrappers, ``t`` itself outside transforms
+    (and where this torch gives no way beneath them, :func:`~.compat.unwrapped`).
 
     Under ``vmap`` it holds every batch's values (in some layout: read it elementwise
     or through global reductions only); under ``grad``/``jvp`` the primal values.
@@ -34,8 +34,7 @@ def values(t: Tensor) -> Tensor | None:
 
 def check_input_values(X: Tensor, name: str = "X") -> None:
     """No NaN or inf in X: every value read (under torch.func wrappers, the data beneath them)."""
-    X_values = values(X)
-    if X_values is not None and not torch.isfinite(X_values).all():
+    if not torch.isfinite(values(X)).all():
         raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first")
 
 
