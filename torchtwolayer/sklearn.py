@@ -71,7 +71,7 @@ class _FusedEpochs:
     ) -> None:  # fmt: skip
         self.gd = GradientDescent(
             net, X, Y, lr, batch_size, seed, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
-            sample_weight=w,
+            sample_weight=w, check_divergence=False,
         )  # fmt: skip
         self.weight_decay = weight_decay
 
