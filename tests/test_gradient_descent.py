@@ -19,8 +19,8 @@ from torchtwolayer.core import equations
 from torchtwolayer.core.activations import get_activation
 from torchtwolayer.core.divergence import DivergenceError
 from torchtwolayer.core.heads import get_head
-from torchtwolayer.core.threads import threads_for
 from torchtwolayer.core.targets import dense_target
+from torchtwolayer.core.threads import threads_for
 from torchtwolayer.data.loader import InMemoryBatches
 
 
