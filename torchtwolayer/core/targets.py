@@ -101,13 +101,13 @@ def check_target_values(Y: Tensor, n2: int, head: Head) -> None:
             )
 
 
-def target_range(Y: Tensor, head: Head) -> Tensor | None:
-    """(min, max) of Y, shape (2,), where two numbers tell whether Y's values are ones ``head`` takes
+def target_range(Y: Tensor, head: Head) -> tuple[Tensor, Tensor] | None:
+    """(min, max) of Y, two 0-d tensors, where two numbers tell whether Y's values are ones ``head`` takes
     (sigmoid targets, class indices: :func:`target_range_ok`); ``None`` where they do not (soft
     labels, to be read in full) or where a bad Y makes the cost J non-finite (identity)."""
     if head.name == "identity" or (head.name == "softmax" and Y.is_floating_point()):
         return None
-    return torch.stack(torch.aminmax(Y.detach()))
+    return torch.aminmax(Y.detach())
 
 
 def target_range_ok(lo: float, hi: float, n2: int, head: Head) -> bool:

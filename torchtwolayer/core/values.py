@@ -42,13 +42,13 @@ def check_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n
         return check_all_values(X, Y, head, n2)
     if Y is not None and head.name == "softmax" and Y.is_floating_point():
         check_target_values(Y, n2, head)  # soft labels: no two numbers tell, read them
-    probe = [X.sum()]
+    probe = [X.sum()]  # 0-d tensors, read together
     lohi = None if Y is None else target_range(Y, head)
     if lohi is not None:
-        probe.append(lohi.to(X.dtype))
+        probe += lohi if lohi[0].dtype == X.dtype else [v.to(X.dtype) for v in lohi]
     if J is not None:
-        probe.append(J.detach().to(X.dtype).reshape(1))
-    read = torch.cat([p.reshape(-1) for p in probe]).tolist() if len(probe) > 1 else [probe[0].item()]
+        probe.append(J.detach() if J.dtype == X.dtype else J.detach().to(X.dtype))
+    read = torch.stack(probe).tolist() if len(probe) > 1 else [probe[0].item()]
     ok = all(math.isfinite(v) for v in read)
     if lohi is not None:
         ok = ok and target_range_ok(read[1], read[2], n2, head)
