@@ -10,6 +10,7 @@ from torchtwolayer import GradientDescent, TwoLayerNet
 from torchtwolayer.core.threads import step_work, threads_for
 
 from .common import goal_row, median_times, tabular_data
+from .function import package_threads
 
 GOALS = {64: "≤ 1.5", 256: "≤ 1.15", 1024: "≤ 1.15"}
 N0, N1 = 32, 64
@@ -38,7 +39,7 @@ def bench_batch(X: torch.Tensor, Y: torch.Tensor, B: int, reps: int) -> dict:
     with torch.no_grad(), threads_for(step_work(B, N0, N1, 1)):
         t = median_times({"fused": lambda: gd.run(steps), "kernels": lambda: [kernels() for _ in range(steps)]},
                          reps, 1)  # fmt: skip
-    threads = "1" if step_work(B, N0, N1, 1) < (1 << 26) else str(torch.get_num_threads())
+    threads = str(package_threads(B, N0, N1))
     return goal_row(f"GradientDescent step / its gather and products, batch {B} ({N0}→{N1}→1, float32)",
                     t["fused"] / steps * 1e6, t["kernels"] / steps * 1e6, GOALS[B], "us", threads=threads)  # fmt: skip
 

@@ -2,7 +2,8 @@
 a ``DataLoader`` gives), plain SGD. Samples per second of ``net.cost(Xb, Yb).backward()`` and of
 ``binary_cross_entropy_with_logits(net(Xb), Yb)`` against ``nn.Sequential(Linear, Tanh, Linear)`` with
 the same loss, at batch 64, 256 and 1024; on torch's default thread count (the package's rule then
-picks its own) and with ``torch.set_num_threads(1)`` for both."""
+picks its own: the ``threads`` column gives ours / autograd's) and with ``torch.set_num_threads(1)``
+for both."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from torchtwolayer import TwoLayerNet
 from torchtwolayer.core.batches import epoch_order
 
 from .common import autograd_model, goal_row, median_times, num_threads, tabular_data
+from .function import package_threads
 
 BATCHES = (64, 256, 1024)
 GOAL = "≥ 1.00"
@@ -54,8 +56,10 @@ def bench_loop(quick: bool, reps: int) -> list[dict]:
             steps = 5 if quick else max(20, 40_000 // batch)
             with num_threads(threads):
                 t = median_times(make_loops(X, Y, batch, steps), reps, 1)
+                ours_threads = package_threads(batch, X.shape[1], N1)  # the package's rule, inside the block
             rate = {k: batch * steps / v for k, v in t.items()}  # samples per second
             for name in ("net.cost", "loss(net(X), Y)"):
-                rows.append(goal_row(f"{name} loop / autograd loop, samples/s, batch {batch}, {label}", rate[name],
-                                     rate["autograd"], GOAL, "samples_per_s"))  # fmt: skip
+                measure = f"{name} loop / autograd loop, samples/s, batch {batch}, {label}"
+                rows.append(goal_row(measure, rate[name], rate["autograd"], GOAL, "samples_per_s",
+                                     threads=f"{ours_threads} / {threads}"))  # fmt: skip
     return rows
