@@ -245,7 +245,7 @@ class _TwoLayerCostCompiled(TwoLayerCost):
 def _threads(X: Tensor, W1: Tensor, W2: Tensor) -> contextlib.AbstractContextManager:
     """The package's thread rule (:mod:`~torchtwolayer.threads`) for one pass over this batch;
     nothing while torch.compile traces (it owns the threads of compiled code)."""
-    if torch.get_num_threads() == 1 or compat.is_compiling():  # (1: nothing to lower)
+    if compat.is_compiling() or torch.get_num_threads() == 1:  # (first: dynamo cannot trace the count)
         return _NO_CONTEXT
     return threads_for(step_work(X.shape[0], X.shape[1], W1.shape[0], W2.shape[0]), X.device)
 
