@@ -42,7 +42,7 @@ def check_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n
         return check_all_values(X, Y, head, n2)
     if Y is not None and head.name == "softmax" and Y.is_floating_point():
         check_target_values(Y, n2, head)  # soft labels: no two numbers tell, read them
-    probe = [X.sum()]  # 0-d tensors, read together
+    probe = [X.detach().sum()]  # 0-d tensors, read together
     lohi = None if Y is None else target_range(Y, head)
     if lohi is not None:
         probe += lohi if lohi[0].dtype == X.dtype else [v.to(X.dtype) for v in lohi]
