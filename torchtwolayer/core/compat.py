@@ -104,27 +104,20 @@ def version(t: Tensor) -> int:
     return t._version if _HAS_VERSION else 0
 
 
-_foreach_add = getattr(torch, "_foreach_add_", None)
-_foreach_mul = getattr(torch, "_foreach_mul_", None)
+def _foreach_add_loop(tensors: Sequence[Tensor], others: Sequence[Tensor], alpha: float) -> None:
+    for t, o in zip(tensors, others, strict=True):
+        t.add_(o, alpha=alpha)
 
 
-def foreach_add_(tensors: Sequence[Tensor], others: Sequence[Tensor], alpha: float) -> None:
-    """``t += alpha * o`` for each pair, in one call (``torch._foreach_add_``, what torch.optim.SGD
-    runs). Fallback: a loop of ``add_``."""
-    if _foreach_add is not None:
-        _foreach_add(tensors, others, alpha=alpha)
-    else:
-        for t, o in zip(tensors, others, strict=True):
-            t.add_(o, alpha=alpha)
+def _foreach_mul_loop(tensors: Sequence[Tensor], factor: float) -> None:
+    for t in tensors:
+        t.mul_(factor)
 
 
-def foreach_mul_(tensors: Sequence[Tensor], factor: float) -> None:
-    """``t *= factor`` for each tensor (``torch._foreach_mul_``). Fallback: a loop of ``mul_``."""
-    if _foreach_mul is not None:
-        _foreach_mul(tensors, factor)
-    else:
-        for t in tensors:
-            t.mul_(factor)
+# ``t += alpha * o`` and ``t *= factor`` for each tensor of a list, in one call (``torch._foreach_add_``,
+# ``torch._foreach_mul_``: what torch.optim.SGD runs). Fallback: a loop of ``add_`` / ``mul_``.
+foreach_add_: Callable[..., None] = getattr(torch, "_foreach_add_", None) or _foreach_add_loop
+foreach_mul_: Callable[..., None] = getattr(torch, "_foreach_mul_", None) or _foreach_mul_loop
 
 
 # The out-variant overloads of ATen's activation derivatives (``tanh_backward.grad_input``, ...):
@@ -187,8 +180,8 @@ FALLBACKS: dict[str, object] = {
     "_is_legacy_batched": None,
     "_base_apply": None,
     "_unwrap_dead_wrappers": None,
-    "_foreach_add": None,
-    "_foreach_mul": None,
+    "foreach_add_": _foreach_add_loop,
+    "foreach_mul_": _foreach_mul_loop,
     "_is_compiling": None,
     "_HAS_DUAL_LEVEL": False,
     "_HAS_VERSION": False,

@@ -69,7 +69,7 @@ class _Tape:
             partial(bf.dZ2.sub_, YT),  # dZ2 = A2 − Y
             partial(torch.mm, bf.dZ2, bf.A1.t(), out=G2),  # B [dW2 | db2] = dZ2 [A1; 1]ᵀ
             partial(torch.mm, W2.t(), bf.dZ2, out=bf.dZ1),  # W2ᵀ dZ2
-            partial(g.backward_, bf.dZ1, A1),  # dZ1 = W2ᵀ dZ2 ∗ g′(Z1)
+            *_derivative(g, bf.dZ1, A1),  # dZ1 = W2ᵀ dZ2 ∗ g′(Z1)
             partial(torch.mm, bf.dZ1, X1, out=G1),  # B [dW1 | db1] = dZ1 [X | 1]
         ]
         Z2 = bf.Z2.t()  # (B, n2)
@@ -88,6 +88,16 @@ class _Tape:
             self.scale = 1.0
             self.cost = lambda: head.losses(Z2, Y).mul_(w).sum() / w.sum().clamp_min(tiny)
             self.weight = bf.wsum
+
+
+def _derivative(g: Activation, dZ1: Tensor, A1: Tensor) -> list[Op]:
+    """dZ1 ∗= g′(Z1) as bound ops: the fused kernel resolved once (none for the identity)."""
+    if g.backward_op is None:
+        return []
+    fused = compat.out_overload(g.backward_op, "grad_input")
+    if fused is None:
+        return [partial(g.derivative_, dZ1, A1)]
+    return [partial(fused, dZ1, A1, *g.backward_args, grad_input=dZ1)]
 
 
 class GradientDescent:
@@ -189,8 +199,8 @@ class GradientDescent:
         return self.batch_size == self.X.shape[0]
 
     def _make_tapes(self, G1: Tensor, G2: Tensor) -> list[tuple[_Tape, list[Op]]]:
-        """One (tape, update) per batch of an epoch, reading the rows in place (full batch) or
-        slices of the epoch's gathered copy (``self._rows``, refilled at each epoch's start)."""
+        """One (tape, its ops: forward, backward, update) per batch of an epoch, reading the rows in place
+        (full batch) or slices of the epoch's gathered copy (``self._rows``, refilled at each epoch's start)."""
         g, head = get_activation(self.net.activation), get_head(self.net.output)
         m, n0 = self.X.shape
         X1 = self.X.new_ones(m, n0 + 1)  # the rows and a column of ones
@@ -212,7 +222,7 @@ class GradientDescent:
             rows = slice(start, start + size)
             ws = None if w is None else w[rows]
             tape = _Tape(X1[rows], Y[rows], ws, self.params, G1, G2, buffers[size], g, head)
-            tapes.append((tape, self._update(tape.scale)))
+            tapes.append((tape, [*tape.forward, *tape.backward, *self._update(tape.scale)]))
             start += size
         return tapes
 
@@ -248,14 +258,18 @@ class GradientDescent:
     def _step(self, cost: bool) -> Tensor | None:
         if self._batch == 0:
             self._start_epoch()
-        tape, update = self._tapes[self._batch]
-        for op in tape.forward:
-            op()
-        J = tape.cost() if cost else None
-        for op in tape.backward:
-            op()
-        for op in update:
-            op()
+        tape, ops = self._tapes[self._batch]
+        if cost:
+            n = len(tape.forward)
+            for op in ops[:n]:
+                op()
+            J = tape.cost()
+            for op in ops[n:]:
+                op()
+        else:
+            J = None
+            for op in ops:
+                op()
         self._batch += 1
         if self._batch == len(self._tapes):
             self.epoch, self._batch = self.epoch + 1, 0
