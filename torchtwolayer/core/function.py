@@ -203,7 +203,9 @@ class _TwoLayerCostEager(Function):
     returns ``(J, Z2)``. Where the backward is differentiated it rebuilds A1 and Z2 from the inputs,
     as TwoLayerCost's does."""
 
-    backward = staticmethod(TwoLayerCost.backward)
+    @staticmethod
+    def backward(ctx, *grads):
+        return TwoLayerCost.backward(ctx, *grads)  # looked up at each call: one backward to patch or spy on
 
     @staticmethod
     def forward(ctx, *inputs):
