@@ -13,8 +13,10 @@ Exits 0 when every check passes, 1 otherwise; prints a note and exits 0 without 
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -62,9 +64,10 @@ def main() -> int:
     results = {"gradient checks": check(["--device", "cuda", "--m", "8", "--n1", "5"]) == 0}
     results["autocast and compile"] = autocast_and_compile()
     results["fit on the GPU"] = short_fit()
-    import benchmark  # beside this script: python puts the script's folder first on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: scripts.benchmark
+    from scripts.benchmark.cli import main as benchmark
 
-    benchmark.main(["--sections", "function", "--device", "cuda", "--reps", "5"])
+    benchmark(["--sections", "function", "--device", "cuda", "--reps", "5"])
     for name, ok in results.items():
         print(f"{name}: {'passed' if ok else 'FAILED'}")
     print(f"({time.perf_counter() - start:.0f} s)")

@@ -1,11 +1,13 @@
-"""The hand-written backward against autograd and the Hessian (gradcheck and gradgradcheck in
-every mode, and the torch.func transforms: tests/test_func.py)."""
+"""The hand-written backward against autograd: first-order gradients, gradcheck and gradgradcheck in every
+mode (reverse, forward, batched, and their second orders), Hessian-vector products. (torch.func
+transforms: tests/test_torch_func.py.)"""
 
 import dataclasses
 
 import pytest
 import torch
 from conftest import ALL_ACTIVATIONS, ALL_HEADS, make_problem
+from torch.autograd import gradcheck, gradgradcheck
 
 from torchtwolayer import reference_cost, reference_logits, two_layer, two_layer_cost
 from torchtwolayer.core.activations import get_activation
@@ -149,3 +151,66 @@ def test_tensors_saved_with_save_for_backward_only():
         ctx_tensors = [k for k, v in vars(out.grad_fn).items() if isinstance(v, torch.Tensor)]
         assert ctx_tensors == []
         assert len(out.grad_fn.saved_tensors) >= 5
+
+
+def problem(output, y_grad=True, m=3, n0=2, n1=4):
+    """X, Y, [W1, b1, W2, b2] in float64; float Y (sigmoid, identity) requires grad too when ``y_grad``."""
+    X, Y, params = make_problem(m, n0, n1, 3 if output == "softmax" else 2, output)
+    if y_grad and Y.is_floating_point():
+        Y.requires_grad_()
+    return X, Y, params
+
+
+ALL_MODES = {
+    "check_forward_ad": True,
+    "check_backward_ad": True,
+    "check_batched_grad": True,
+    "check_batched_forward_grad": True,
+}
+ALL_SECOND_ORDER = {"check_fwd_over_rev": True, "check_rev_over_rev": True, "check_batched_grad": True}
+
+
+# ---- gradcheck / gradgradcheck: reverse, forward, batched, and their second orders -----------
+# Finite differences cost two evaluations per input number: small shapes, more than one example.
+
+SMALL = {"m": 3, "n0": 2, "n1": 4}  # finite differences: two evaluations per input number
+
+
+@pytest.mark.parametrize("output", ALL_HEADS)
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
+def test_cost_function_passes_gradcheck_and_gradgradcheck_in_every_mode(activation, output):
+    X, Y, params = problem(output, **SMALL)
+    inputs = (X, Y, *params)  # Y (float heads) differentiated too: the target's term of dJ
+
+    def f(X, Y, *p):
+        return two_layer_cost(X, Y, *p, activation=activation, output=output)
+
+    assert gradcheck(f, inputs, **ALL_MODES)
+    assert gradgradcheck(f, inputs, **ALL_SECOND_ORDER)
+
+
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
+def test_logits_function_passes_gradcheck_and_gradgradcheck_in_every_mode(activation):
+    X, _, params = problem("identity", **SMALL)
+
+    def f(*args):
+        return two_layer(*args, activation=activation)
+
+    assert gradcheck(f, (X, *params), **ALL_MODES)
+    assert gradgradcheck(f, (X, *params), **ALL_SECOND_ORDER)
+
+
+@pytest.mark.parametrize("x_grad", [True, False])
+def test_gradcheck_with_some_inputs_constant(x_grad):
+    # needs_input_grad and absent tangents: X (or the first layer) held constant
+    X, Y, (W1, b1, W2, b2) = problem("sigmoid", y_grad=False, **SMALL)
+    X.requires_grad_(x_grad)
+    W1.requires_grad_(not x_grad)
+    b1.requires_grad_(False)
+    inputs = (X, W1, W2, b2)
+
+    def f(X, W1, W2, b2):
+        return two_layer_cost(X, Y, W1, b1, W2, b2)
+
+    assert gradcheck(f, inputs, **ALL_MODES)
+    assert gradgradcheck(f, inputs, **ALL_SECOND_ORDER)

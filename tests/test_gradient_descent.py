@@ -17,8 +17,10 @@ from torchtwolayer import (
 )
 from torchtwolayer.core import equations
 from torchtwolayer.core.activations import get_activation
+from torchtwolayer.core.divergence import DivergenceError
 from torchtwolayer.core.heads import get_head
 from torchtwolayer.core.targets import dense_target
+from torchtwolayer.core.threads import threads_for
 from torchtwolayer.data.loader import InMemoryBatches
 
 
@@ -47,12 +49,25 @@ def test_fused_steps_equal_autograd_and_sgd(activation, output):
 
 
 def test_run_reports_costs_at_the_cadence_and_learns_the_flower():
+    """Against autograd + SGD computed here, in float64 (no figure from one CPU's float32 run)."""
     from torchtwolayer.data.builtin import planar
 
     X, y = planar(generator=torch.Generator().manual_seed(1))
-    net = TwoLayerNet(2, 4, init="course", seed=2)
-    costs = GradientDescent(net, (X - X.mean(0)) / X.std(0), y, lr=1.2).run(3000, cost_every=1000)
-    assert len(costs) == 3 and costs[0] == pytest.approx(0.6931, abs=1e-3) and costs[-1] < 0.35
+    X, y = ((X - X.mean(0)) / X.std(0)).double(), y.double()
+    net, ref = (TwoLayerNet(2, 4, init="course", seed=2, dtype=torch.float64) for _ in range(2))
+    costs = GradientDescent(net, X, y, lr=1.2).run(600, cost_every=200)
+    opt, ref_costs = torch.optim.SGD(ref.parameters(), lr=1.2), []
+    with threads_for(1):  # tiny work: one thread, as GradientDescent runs it (a busy machine parks a second)
+        for i in range(600):
+            opt.zero_grad()
+            J = reference_cost(X, y, *ref.parameters())
+            J.backward()
+            opt.step()
+            if i % 200 == 0:
+                ref_costs.append(J.item())
+    assert costs == pytest.approx(ref_costs, abs=1e-10)
+    assert costs[0] == pytest.approx(math.log(2), abs=1e-3)  # course init: weights ~ N(0, 0.01²), so Z2 ≈ 0
+    assert costs[0] > costs[1] > costs[2]  # it learns
 
 
 def test_run_restores_the_thread_count():
@@ -246,3 +261,22 @@ def test_changing_the_data_in_place_afterwards_is_a_clear_error(batch_size):
     X[0, 0] = 5.0
     with pytest.raises(ValueError, match="changed in place"):
         gd.run(3)
+
+
+@pytest.mark.parametrize("batch_size", [None, 4], ids=["full-batch", "batch-4"])
+def test_divergence_raises_the_one_rule_and_puts_the_last_good_weights_back(batch_size):
+    X, Y, _ = make_problem(16, 3, 4, 1, "identity", dtype=torch.float32, seed=0, x_grad=False)
+    X, Y = X * 100, Y * 100  # lr=10 on these: the cost explodes within a few steps
+
+    def gd(**kw):
+        net = TwoLayerNet(3, 4, output="identity", seed=0)
+        return net, GradientDescent(net, X, Y, lr=10.0, batch_size=batch_size, **kw)
+
+    net, trainer = gd()
+    with pytest.raises(DivergenceError, match=r"training diverged at epoch \d+: .* lr=10 .* try lr 1\b"):
+        trainer.run_epochs(50)
+    assert all(torch.isfinite(p).all() for p in net.parameters())  # the weights of the last cost that passed
+    with pytest.raises(DivergenceError, match=r"training diverged by step \d+"):
+        gd()[1].run(200, cost_every=1)
+    curve = gd(check_divergence=False)[1].run_epochs(50)  # the caller applies the rule: no error here
+    assert not all(math.isfinite(c) and c < 100 * curve[0] for c in curve)

@@ -120,7 +120,7 @@ def test_a_network_that_has_seen_data_pickles_and_saves(tmp_path):
 
     net = TwoLayerNet(2, 3, seed=0)
     X = torch.randn(5, 2)
-    net.cost(X, torch.ones(5))  # the module now caches which tensors it checked (weak references)
+    net.cost(X, torch.ones(5))
     again = pickle.loads(pickle.dumps(net))
     torch.save(net, tmp_path / "net.pt")
     for other in (again, torch.load(tmp_path / "net.pt", weights_only=False)):

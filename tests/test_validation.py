@@ -108,3 +108,30 @@ def test_integer_binary_labels_are_accepted_for_the_sigmoid_head():
     J_int = two_layer_cost(X, torch.tensor([1, 0, 1, 0, 1]), *params)
     J_float = two_layer_cost(X, torch.tensor([1.0, 0, 1, 0, 1]), *params)
     assert torch.equal(J_int, J_float)
+
+
+# ---- value checks after the fact (torchtwolayer.core.values) ---------------------------------
+def test_an_inf_that_a_saturated_tanh_hides_from_the_cost_is_still_named():
+    net = TwoLayerNet(3, 4, seed=0)
+    X = torch.randn(5, 3)
+    X[2, 1] = float("inf")  # tanh(±inf) = ±1: Z2 and J stay finite
+    with torch.no_grad():
+        net.W1.fill_(0.5)  # one sign: no inf − inf in Z1
+        assert torch.isfinite(net.W2 @ torch.tanh(net.W1 @ X.T + net.b1[:, None]) + net.b2[:, None]).all()
+    for call in (lambda: net(X), lambda: net.cost(X, torch.ones(5)), lambda: net.cost_and_logits(X, torch.ones(5))):
+        with pytest.raises(ValueError, match="X contains NaN or infinite values"):
+            call()
+
+
+def test_class_indices_out_of_range_are_named_though_the_cost_is_finite():
+    net = TwoLayerNet(3, 4, n2=3, output="softmax", seed=0)
+    with pytest.raises(ValueError, match=r"class indices Y must lie in \[0, 2\]"):
+        net.cost(torch.randn(5, 3), torch.tensor([0, 1, 2, 3, 0]))
+
+
+def test_non_finite_weights_are_left_to_the_trainers_divergence_rule():
+    """A NaN weight makes J NaN; the data is clean, so no error names it: J tells the trainer."""
+    net = TwoLayerNet(3, 4, seed=0)
+    with torch.no_grad():
+        net.W2[0, 0] = float("nan")
+    assert torch.isnan(net.cost(torch.randn(5, 3), torch.ones(5)))

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch._C._functorch import is_functorch_wrapped_tensor
-from torch.autograd import forward_ad
+
+from . import compat
 
 LEAKY_RELU_SLOPE = 0.01  # PyTorch's default negative_slope
 
@@ -31,7 +31,9 @@ class Activation:
 
     ``forward_(Z1)`` returns A1 = g(Z1) and may overwrite Z1. ``backward(dA1, A1)``
     returns dA1 ⊙ g′(Z1) through ATen's fused kernel ``backward_op`` (identity: dA1);
-    ``backward_(dA1, A1)`` writes it over dA1, for the fused step without autograd.
+    ``backward_(dA1, A1)`` writes it over dA1 (for backward passes nothing records): one kernel
+    through the op's out-variant where this torch has it, else ``derivative_``, the same product
+    in plain in-place arithmetic.
     ``reference`` is g in ``torch.nn.functional``, left to autograd (the independent check);
     ``gain`` names it for ``nn.init.calculate_gain`` (Xavier and Kaiming initialisations).
     """
@@ -42,6 +44,7 @@ class Activation:
     gain: str
     backward_op: Callable[..., Tensor] | None = None
     backward_args: tuple = ()
+    derivative_: Callable[[Tensor, Tensor], Tensor] | None = None
 
     def backward(self, dA1: Tensor, A1: Tensor) -> Tensor:
         if self.backward_op is None:
@@ -49,9 +52,31 @@ class Activation:
         return self.backward_op(dA1, A1, *self.backward_args)
 
     def backward_(self, dA1: Tensor, A1: Tensor) -> Tensor:
-        if self.backward_op is not None:
-            self.backward_op.grad_input(dA1, A1, *self.backward_args, grad_input=dA1)
+        if self.backward_op is None:
+            return dA1
+        fused = compat.out_overload(self.backward_op, "grad_input")
+        if fused is None:
+            return self.derivative_(dA1, A1)
+        fused(dA1, A1, *self.backward_args, grad_input=dA1)
         return dA1
+
+
+# dA1 ⊙ g′(Z1) written over dA1, from A1 = g(Z1), in plain arithmetic.
+def _tanh_derivative_(dA1: Tensor, A1: Tensor) -> Tensor:
+    return dA1.addcmul_(dA1 * A1, A1, value=-1)  # dA1 (1 − A1²)
+
+
+def _sigmoid_derivative_(dA1: Tensor, A1: Tensor) -> Tensor:
+    t = dA1 * A1
+    return torch.addcmul(t, t, A1, value=-1, out=dA1)  # dA1 A1 (1 − A1)
+
+
+def _relu_derivative_(dA1: Tensor, A1: Tensor) -> Tensor:
+    return dA1.masked_fill_(A1 <= 0, 0)  # dA1 [A1 > 0]
+
+
+def _leaky_relu_derivative_(dA1: Tensor, A1: Tensor) -> Tensor:
+    return dA1.copy_(torch.where(A1 > 0, dA1, dA1 * LEAKY_RELU_SLOPE))
 
 
 def _identity(Z1: Tensor) -> Tensor:
@@ -69,10 +94,10 @@ def _tanh_(Z1: Tensor) -> Tensor:
         Z1.device.type == "cpu"
         and Z1.dtype in (torch.float32, torch.float64)
         and not Z1.requires_grad
-        and not torch.compiler.is_compiling()  # (first: dynamo cannot trace the functorch query)
+        and not compat.is_compiling()  # (first: dynamo cannot trace the functorch query)
         and type(Z1) is Tensor  # not a subclass (FakeTensor, ...)
-        and not is_functorch_wrapped_tensor(Z1)
-        and forward_ad._current_level < 0
+        and not compat.is_wrapped(Z1)
+        and not compat.dual_level_open()
     ):
         Z1_ = Z1.numpy()  # the same memory
         np.tanh(Z1_, out=Z1_)
@@ -83,9 +108,13 @@ def _tanh_(Z1: Tensor) -> Tensor:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("tanh", _tanh_, F.tanh, "tanh", aten.tanh_backward),  # g′ = 1 − A1²
-        Activation("sigmoid", torch.sigmoid_, F.sigmoid, "sigmoid", aten.sigmoid_backward),  # g′ = A1 (1 − A1)
-        Activation("relu", torch.relu_, F.relu, "relu", aten.threshold_backward, (0,)),  # g′ = [A1 > 0]
+        Activation("tanh", _tanh_, F.tanh, "tanh", aten.tanh_backward, (), _tanh_derivative_),  # g′ = 1 − A1²
+        Activation(
+            "sigmoid", torch.sigmoid_, F.sigmoid, "sigmoid", aten.sigmoid_backward, (), _sigmoid_derivative_
+        ),  # g′ = A1 (1 − A1)
+        Activation(
+            "relu", torch.relu_, F.relu, "relu", aten.threshold_backward, (0,), _relu_derivative_
+        ),  # g′ = [A1 > 0]
         Activation(
             "leaky_relu",
             lambda Z1: F.leaky_relu_(Z1, LEAKY_RELU_SLOPE),
@@ -93,6 +122,7 @@ ACTIVATIONS: dict[str, Activation] = {
             "leaky_relu",
             aten.leaky_relu_backward,  # g′ = 1 if A1 > 0 else the slope
             (LEAKY_RELU_SLOPE, True),  # True: the second argument is the output A1
+            _leaky_relu_derivative_,
         ),
         Activation("identity", _identity, _identity, "linear"),  # g′ = 1
     )

@@ -74,7 +74,7 @@ class FusedEpochs(_Rows):
         self.net, self.X, self.Y, self.w = net, X, Y, w
         self.gd = GradientDescent(
             net, X, Y, lr, batch_size, seed, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
-            sample_weight=w,
+            sample_weight=w, check_divergence=False,  # (the estimators apply the rule with their own reference)
         )  # fmt: skip
         self.weight_decay = weight_decay
 

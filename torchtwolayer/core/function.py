@@ -25,19 +25,15 @@ import contextlib
 
 import torch
 from torch import Tensor
-from torch._C._functorch import is_legacy_batchedtensor, unwrap_if_dead
-from torch._functorch.utils import unwrap_dead_wrappers
-from torch.autograd import Function, forward_ad
+from torch.autograd import Function
 
-from . import equations
+from . import compat, equations
 from .activations import ACTIVATIONS, get_activation
 from .heads import HEADS, get_head
 from .targets import check_target, dense_target
 from .threads import step_work, threads_for
 from .validation import check_parameters
-
-_transforms_active = torch._C._are_functorch_transforms_active
-_FunctionBase_apply = vars(torch._C._FunctionBase)["apply"]  # called with the class first
+from .values import check_values
 
 
 class _Function(Function):
@@ -46,19 +42,17 @@ class _Function(Function):
     ``Function.apply`` does on every call of such Functions (on small batches, more than the
     rest of the call). Callers pass every argument, positionally.
     Under a transform ``Function.apply`` runs unchanged; ``torch.compile`` traces
-    the Function itself and never calls ``apply``."""
+    the Function itself and never calls ``apply`` (see :func:`~.compat.fast_apply`)."""
 
     @classmethod
     def apply(cls, *args):
-        if _transforms_active():
-            return super().apply(*args)
-        return super(Function, cls).apply(*unwrap_dead_wrappers(args))  # Function.apply's own fast path
+        return compat.fast_apply(cls, args)
 
 
 def _backward_is_differentiated() -> bool:
     """Whether autograd records this backward (create_graph) or forward mode pushes tangents
     through it: then A1 must be a function of the inputs, not the saved constant."""
-    return torch.is_grad_enabled() or forward_ad._current_level >= 0
+    return torch.is_grad_enabled() or compat.dual_level_open()
 
 
 def _may_overwrite(differentiated: bool, upstream: Tensor) -> bool:
@@ -68,10 +62,10 @@ def _may_overwrite(differentiated: bool, upstream: Tensor) -> bool:
     (in-place ops cannot take a batched operand into an unbatched tensor)."""
     return not (
         differentiated
-        or _transforms_active()
-        or torch.compiler.is_compiling()
+        or compat.transforms_active()
+        or compat.is_compiling()
         or type(upstream) is not Tensor
-        or is_legacy_batchedtensor(upstream)
+        or compat.is_batched_for_grads(upstream)
     )
 
 
@@ -80,22 +74,22 @@ def _save(ctx, *tensors: Tensor) -> None:
     torch.func transform runs), the same tensors for it: vmap's generated rule keeps one set of
     batch dimensions for both lists. Elsewhere ``save_for_forward`` would be work for nothing."""
     ctx.save_for_backward(*tensors)
-    if forward_ad._current_level >= 0 or _transforms_active():
+    if compat.dual_level_open() or compat.transforms_active():
         ctx.save_for_forward(*tensors)
 
 
 def _autocast_dtype(X: Tensor) -> torch.dtype | None:
     """The lower precision autocast runs X's device in, or ``None`` when autocast is off there."""
     device = X.device.type
-    if not torch.is_autocast_enabled(device):
+    if not compat.autocast_enabled(device):
         return None
-    dtype = torch.get_autocast_dtype(device)
+    dtype = compat.autocast_dtype(device)
     return dtype if dtype != X.dtype else None
 
 
 def _autocast_off(device: str) -> contextlib.AbstractContextManager:
     """Backward and jvp compute in the dtypes forward saw, even if called inside an autocast region."""
-    return torch.autocast(device, enabled=False) if torch.is_autocast_enabled(device) else _NO_CONTEXT
+    return torch.autocast(device, enabled=False) if compat.autocast_enabled(device) else _NO_CONTEXT
 
 
 _NO_CONTEXT = contextlib.nullcontext()
@@ -201,20 +195,17 @@ class TwoLayerCost(_Function):
         return dJ, None, None
 
 
-class _TwoLayerCostEager(TwoLayerCost):
+class _TwoLayerCostEager(Function):
     """:class:`TwoLayerCost` for plain eager calls: no torch.func transform, no forward-mode dual
     level, no compiling. The legacy ``forward(ctx, ...)`` form saves A1 as an intermediate instead of
-    returning it, which spares autograd an output; its ``apply`` is Function's own (C++), without
-    ``setup_context``'s Python call. Same forward, same backward (inherited): returns ``(J, Z2)``.
-    Where the backward is differentiated it rebuilds A1 and Z2 from the inputs, as TwoLayerCost's does."""
+    returning it, which spares autograd an output and ``setup_context``'s Python call; its ``apply``
+    is ``Function.apply``, which binds no arguments for this form. Same forward, same backward:
+    returns ``(J, Z2)``. Where the backward is differentiated it rebuilds A1 and Z2 from the inputs,
+    as TwoLayerCost's does."""
 
-    setup_context = Function.setup_context  # not overridden: the legacy form
-
-    @classmethod
-    def apply(cls, X, Y, W1, b1, W2, b2, *rest):
-        """Function.apply's eager path: the C++ apply, on the tensors unwrapped if they escaped a
-        finished torch.func transform (``unwrap_dead_wrappers``, without its generator)."""
-        return _FunctionBase_apply(cls, *map(unwrap_if_dead, (X, Y, W1, b1, W2, b2)), *rest)
+    @staticmethod
+    def backward(ctx, *grads):
+        return TwoLayerCost.backward(ctx, *grads)  # looked up at each call: one backward to patch or spy on
 
     @staticmethod
     def forward(ctx, *inputs):
@@ -237,7 +228,7 @@ def _keep_for_cost_backward(ctx, inputs: tuple, Z2: Tensor, A1: Tensor) -> None:
 def _eager() -> bool:
     """Whether a call is plain eager autograd: no torch.func transform, no forward-mode dual
     level (which would ask for a jvp), not traced by torch.compile."""
-    return not (_transforms_active() or forward_ad._current_level >= 0 or torch.compiler.is_compiling())
+    return not (compat.transforms_active() or compat.dual_level_open() or compat.is_compiling())
 
 
 class _TwoLayerCompiled(TwoLayer):
@@ -256,7 +247,7 @@ class _TwoLayerCostCompiled(TwoLayerCost):
 def _threads(X: Tensor, W1: Tensor, W2: Tensor) -> contextlib.AbstractContextManager:
     """The package's thread rule (:mod:`~torchtwolayer.threads`) for one pass over this batch;
     nothing while torch.compile traces (it owns the threads of compiled code)."""
-    if torch.compiler.is_compiling() or torch.get_num_threads() == 1:  # (1: nothing to lower)
+    if compat.is_compiling() or torch.get_num_threads() == 1:  # (first: dynamo cannot trace the count)
         return _NO_CONTEXT
     return threads_for(step_work(X.shape[0], X.shape[1], W1.shape[0], W2.shape[0]), X.device)
 
@@ -274,7 +265,7 @@ def logits(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation
     dtype = _autocast_dtype(X)
     if dtype is not None:
         X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
-    fn = _TwoLayerCompiled if torch.compiler.is_compiling() else TwoLayer
+    fn = _TwoLayerCompiled if compat.is_compiling() else TwoLayer
     with _threads(X, W1, W2):
         return fn.apply(X, W1, b1, W2, b2, activation)[0]
 
@@ -291,7 +282,7 @@ def cost_and_logits(
     with _threads(X, W1, W2):
         if _eager():
             return _TwoLayerCostEager.apply(X, Y, W1, b1, W2, b2, activation, output, cost_dtype)
-        fn = _TwoLayerCostCompiled if torch.compiler.is_compiling() else TwoLayerCost
+        fn = _TwoLayerCostCompiled if compat.is_compiling() else TwoLayerCost
         J, Z2, _ = fn.apply(X, Y, W1, b1, W2, b2, activation, output, cost_dtype)
     return J, Z2
 
@@ -325,7 +316,9 @@ def two_layer(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activat
     """
     get_activation(activation)
     check_parameters(X, W1, b1, W2, b2)
-    return logits(X, W1, b1, W2, b2, activation)
+    Z2 = logits(X, W1, b1, W2, b2, activation)
+    check_values(X)
+    return Z2
 
 
 def two_layer_cost(
@@ -376,8 +369,7 @@ def two_layer_cost(
         >>> J.backward(); b2.grad  # db2 = A2 − Y = −0.5
         tensor([-0.5000])
     """
-    Y = _checked_target(X, Y, W1, b1, W2, b2, activation, output)
-    return cost_and_logits(X, Y, W1, b1, W2, b2, activation, output)[0]
+    return two_layer_cost_and_logits(X, Y, W1, b1, W2, b2, activation, output)[0]
 
 
 def two_layer_cost_and_logits(
@@ -392,15 +384,10 @@ def two_layer_cost_and_logits(
 ) -> tuple[Tensor, Tensor]:
     """:func:`two_layer_cost` and the logits Z2 (m, n2) it computed on the way, not differentiable
     (also under torch.func transforms, where J is and Z2 is not)."""
-    Y = _checked_target(X, Y, W1, b1, W2, b2, activation, output)
-    return cost_and_logits(X, Y, W1, b1, W2, b2, activation, output)
-
-
-def _checked_target(
-    X: Tensor, Y: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str, output: str
-) -> Tensor:
-    """Check every argument; return Y in the form the head takes."""
     get_activation(activation)
     head = get_head(output)
     check_parameters(X, W1, b1, W2, b2)
-    return check_target(Y, X.shape[0], W2.shape[0], head, X.dtype)
+    Y = check_target(Y, X.shape[0], W2.shape[0], head, X.dtype)
+    J, Z2 = cost_and_logits(X, Y, W1, b1, W2, b2, activation, output)
+    check_values(X, Y, head, W2.shape[0], J)
+    return J, Z2

@@ -1,80 +1,103 @@
 """The note's gradient descent, fused: no autograd graph, no optimizer object, no allocation per step.
 
-One step is the forward pass, the six backward equations from dZ2 = A2 − Y, and W ← W − α dW
-for every parameter, each equation bound once to its operands and to a buffer it owns (a *tape*).
-The 1/m of the note's gradients is folded into the step size, so dZ2 is literally A2 − Y.
+One step is the forward pass, the backward equations from dZ2 = A2 − Y, and W ← W − α dW for every
+parameter, each equation bound once to its operands and to a buffer it owns (a *tape*). The 1/m of
+the note's gradients is folded into the step size, so dZ2 is literally A2 − Y.
 
-:class:`GradientDescent` runs the note's full-batch gradient descent, or shuffled mini-batches:
-each batch's rows are gathered into the tape's buffers with ``index_select(..., out=)``.
+Two rearrangements keep a step close to its matrix products. The rows carry a column of ones, and
+A1 a row of ones, so that one product gives a layer's weights' and bias's gradients at once
+([dW1 | db1] = dZ1 [X | 1], [dW2 | db2] = dZ2 [A1; 1]ᵀ). And an epoch's rows are gathered in its
+order once, at its start: each batch is then a slice of that copy, with nothing to gather.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 
 import torch
 from torch import Tensor
 
+from . import compat
 from .activations import Activation, get_activation
 from .batches import epoch_order
+from .divergence import DivergenceError, divergence_bound, divergence_message, has_diverged
 from .heads import Head, get_head
 from .module import TwoLayerNet
 from .targets import dense_target
+from .tasks import TASKS
 from .threads import step_work, threads_for
 from .validation import check_sgd, positive_int
 
 Op = Callable[[], object]
 
 
-class _Tape:
-    """The note's equations for one batch size B, in the note's layout (one example per column).
+class _Buffers:
+    """A step's intermediates for batches of B rows, in the note's layout (one example per column):
+    A1 (n1 + 1, B) whose last row is ones, Z2, dZ2 (n2, B), dZ1 (n1, B); with sample weights, their
+    sum, its clamp and the normalised weights."""
 
-    ``XT`` (n0, B) and ``YT`` (n2, B) are the batch as columns; ``X`` (B, n0) and ``Y`` (B, n2)
-    the same batch as rows (a view of the other, or the data itself). With sample weights ``w``
-    (B,), dZ2's columns are scaled by w / Σw, which then replaces the 1/B.
+    def __init__(self, B: int, n1: int, n2: int, like: Tensor, weighted: bool) -> None:
+        new = partial(torch.empty, dtype=like.dtype, device=like.device)
+        self.A1 = new(n1 + 1, B)
+        self.A1[n1] = 1
+        self.Z2, self.dZ2, self.dZ1 = new(n2, B), new(n2, B), new(n1, B)
+        self.wsum, self.wden, self.wn = (new(()), new(()), new(B)) if weighted else (None, None, None)
+
+
+class _Tape:
+    """The note's equations for one batch: ``X1`` (B, n0 + 1), its rows with a ones column, ``Y``
+    (B, n2) and, with sample weights, ``w`` (B,): views into the data or the epoch's gathered copy.
+    With weights, dZ2's columns are scaled by w / Σw, which then replaces the 1/B.
     """
 
     def __init__(
-        self, XT: Tensor, X: Tensor, YT: Tensor, Y: Tensor, params: list[Tensor], grads: list[Tensor],
-        g: Activation, head: Head, w: Tensor | None = None,
+        self, X1: Tensor, Y: Tensor, w: Tensor | None, params: list[Tensor], G1: Tensor, G2: Tensor,
+        buffers: _Buffers, g: Activation, head: Head,
     ) -> None:  # fmt: skip
         W1, b1, W2, b2 = params
-        dW1, db1, dW2, db2 = grads
-        B, n1, n2 = XT.shape[1], W1.shape[0], W2.shape[0]
-        new = partial(torch.empty, dtype=XT.dtype, device=XT.device)
-        A1, Z2, dZ2, dZ1 = new(n1, B), new(n2, B), new(n2, B), new(n1, B)
-        self.size = B
+        n0, B, bf = X1.shape[1] - 1, X1.shape[0], buffers
+        A1, YT = bf.A1[:-1], Y.t()  # (n1, B), (n2, B)
         self.forward: list[Op] = [
-            partial(torch.addmm, b1[:, None], W1, XT, out=A1),  # Z1 = W1 X + b1
+            partial(torch.addmm, b1[:, None], W1, X1[:, :n0].t(), out=A1),  # Z1 = W1 X + b1
             partial(g.forward_, A1),  # A1 = g(Z1)
-            partial(torch.addmm, b2[:, None], W2, A1, out=Z2),  # Z2 = W2 A1 + b2
+            partial(torch.addmm, b2[:, None], W2, A1, out=bf.Z2),  # Z2 = W2 A1 + b2
         ]
         self.backward: list[Op] = [
-            partial(head.link_out, Z2.t(), dZ2.t()),  # A2 = σ(Z2)
-            partial(dZ2.sub_, YT),  # dZ2 = A2 − Y
-            partial(torch.mm, dZ2, A1.t(), out=dW2),  # B dW2 = dZ2 A1ᵀ
-            partial(torch.sum, dZ2, 1, out=db2),  # B db2 = Σ dZ2
-            partial(torch.mm, W2.t(), dZ2, out=dZ1),  # W2ᵀ dZ2
-            partial(g.backward_, dZ1, A1),  # dZ1 = W2ᵀ dZ2 ∗ g′(Z1)
-            partial(torch.mm, dZ1, X, out=dW1),  # B dW1 = dZ1 Xᵀ
-            partial(torch.sum, dZ1, 1, out=db1),  # B db1 = Σ dZ1
+            partial(head.link_out, bf.Z2.t(), bf.dZ2.t()),  # A2 = σ(Z2)
+            partial(bf.dZ2.sub_, YT),  # dZ2 = A2 − Y
+            partial(torch.mm, bf.dZ2, bf.A1.t(), out=G2),  # B [dW2 | db2] = dZ2 [A1; 1]ᵀ
+            partial(torch.mm, W2.t(), bf.dZ2, out=bf.dZ1),  # W2ᵀ dZ2
+            *_derivative(g, bf.dZ1, A1),  # dZ1 = W2ᵀ dZ2 ∗ g′(Z1)
+            partial(torch.mm, bf.dZ1, X1, out=G1),  # B [dW1 | db1] = dZ1 [X | 1]
         ]
+        Z2 = bf.Z2.t()  # (B, n2)
         if w is None:
             self.scale: float = B  # the gradients above are B times the note's
-            self.cost: Callable[[], Tensor] = partial(head.cost, Z2.t(), Y)
+            self.cost: Callable[[], Tensor] = partial(head.cost, Z2, Y)
             self.weight: float | Tensor = B
         else:  # a batch whose weights are all 0 weighs nothing: 0/tiny, not 0/0
-            wsum, wden, wn, tiny = new(()), new(()), new(B), torch.finfo(XT.dtype).tiny
+            tiny = torch.finfo(X1.dtype).tiny
             self.backward[2:2] = [  # after dZ2 = A2 − Y: the weights, and 1/Σw in place of 1/B
-                partial(torch.sum, w, 0, out=wsum),
-                partial(torch.clamp_min, wsum, tiny, out=wden),
-                partial(torch.div, w, wden, out=wn),
-                partial(dZ2.mul_, wn),
+                partial(torch.sum, w, 0, out=bf.wsum),
+                partial(torch.clamp_min, bf.wsum, tiny, out=bf.wden),
+                partial(torch.div, w, bf.wden, out=bf.wn),
+                partial(bf.dZ2.mul_, bf.wn),
             ]
             self.scale = 1.0
-            self.cost = lambda: head.losses(Z2.t(), Y).mul_(w).sum() / w.sum().clamp_min(tiny)
-            self.weight = wsum
+            self.cost = lambda: head.losses(Z2, Y).mul_(w).sum() / w.sum().clamp_min(tiny)
+            self.weight = bf.wsum
+
+
+def _derivative(g: Activation, dZ1: Tensor, A1: Tensor) -> list[Op]:
+    """dZ1 ∗= g′(Z1) as bound ops: the fused kernel resolved once (none for the identity)."""
+    if g.backward_op is None:
+        return []
+    fused = compat.out_overload(g.backward_op, "grad_input")
+    if fused is None:
+        return [partial(g.derivative_, dZ1, A1)]
+    return [partial(fused, dZ1, A1, *g.backward_args, grad_input=dZ1)]
 
 
 class GradientDescent:
@@ -94,7 +117,13 @@ class GradientDescent:
     The tape binds the network's parameter tensors and reads X and Y when it is made: after
     ``net.to(...)``, ``net.double()`` or assigning new parameters, make a new ``GradientDescent``
     (``load_state_dict`` is fine: it copies into the same tensors). Changing X or Y in place
-    afterwards is an error at the next step.
+    afterwards is an error at the next epoch.
+
+    The costs it reports are checked with the package's one divergence rule
+    (:mod:`~torchtwolayer.core.divergence`): a cost that is not finite, or above 100 times the larger
+    of the first reported cost and the task's chance cost, raises :class:`DivergenceError` naming the
+    learning rate, with the weights put back to those of the last cost that passed. Only reported
+    costs are checked (``run`` with ``cost_every``, ``run_epochs``): the rule costs no extra read.
 
     Args:
         net: the :class:`~torchtwolayer.TwoLayerNet`, updated in place.
@@ -107,6 +136,8 @@ class GradientDescent:
         weight_decay: L2 penalty on W1 and W2: dW += weight_decay · W.
         sample_weight: a weight per row, (m,): J = Σ w L / Σ w over each batch, in place of the
             note's (1/m) Σ L.
+        check_divergence: apply the divergence rule to the reported costs (``False``: the caller
+            applies it, e.g. to a cost with its own reference).
 
     Shape:
         - X: (m, n0); Y: (m,), (m, n2), or class indices (m,) for a softmax head
@@ -138,70 +169,77 @@ class GradientDescent:
         nesterov: bool = False,
         weight_decay: float = 0.0,
         sample_weight: Tensor | None = None,
+        check_divergence: bool = True,
     ) -> None:
         _check_arguments(net, lr, batch_size, momentum, nesterov, weight_decay)
         self.net, self.lr, self.seed, self.shuffle = net, float(lr), seed, shuffle
         self.momentum, self.nesterov, self.weight_decay = float(momentum), nesterov, float(weight_decay)
-        self.X = net._as_input(X)
-        self.Y = dense_target(net._as_target(Y, self.X), net.n2, self.X.dtype)  # (m, n2)
+        self.X, Y = net._checked_data(X, Y)
+        self.Y = dense_target(Y, net.n2, self.X.dtype)  # (m, n2)
         self.w = _check_sample_weight(sample_weight, self.X)
         self._versions = self._data_versions()
-        m = self.X.shape[0]
+        m, n0, n1, n2 = self.X.shape[0], net.n0, net.n1, net.n2
         self.batch_size = m if batch_size is None else min(batch_size, m)
         self.epoch, self._batch = 0, 0  # where the next step starts
         self.params = [net.W1, net.b1, net.W2, net.b2]
-        self.grads = [torch.empty_like(p) for p in self.params]
+        G1, G2 = self.X.new_empty(n1, n0 + 1), self.X.new_empty(n2, n1 + 1)  # [dW1 | db1], [dW2 | db2]
+        self.grads = [G1[:, :n0], G1[:, n0], G2[:, :n1], G2[:, n1]]
         self.velocity = [torch.zeros_like(p) for p in self.params] if self.momentum else []
-        self._tapes = self._make_tapes()
-        self._work = step_work(self.batch_size, net.n0, net.n1, net.n2)
+        self._tapes = self._make_tapes(G1, G2)
+        self._work = step_work(self.batch_size, n0, n1, n2)
+        self.check_divergence = check_divergence
+        self._first_cost: float | None = None  # the divergence rule's reference
+        self._good = [p.detach().clone() for p in self.params]  # the weights of the last cost that passed
+        task = next(t for t in TASKS.values() if t.head == net.output)
+        self._chance_cost = task.chance_cost(n2) * (n2 if net.output != "softmax" else 1)  # J sums the outputs
 
     # ------------------------------------------------------------------ tapes
     @property
     def full_batch(self) -> bool:
         return self.batch_size == self.X.shape[0]
 
-    def _make_tapes(self) -> list[tuple[_Tape, list[Op], list[Op]]]:
-        """One (tape, gather, update) per batch of an epoch; batches of one size share a tape."""
+    def _make_tapes(self, G1: Tensor, G2: Tensor) -> list[tuple[_Tape, list[Op]]]:
+        """One (tape, its ops: forward, backward, update) per batch of an epoch, reading the rows in place
+        (full batch) or slices of the epoch's gathered copy (``self._rows``, refilled at each epoch's start)."""
         g, head = get_activation(self.net.activation), get_head(self.net.output)
-        if self.full_batch:  # the note's layout: X as columns, one contiguous copy
-            tape = _Tape(self.X.t().contiguous(), self.X, self.Y.t().contiguous(), self.Y,
-                         self.params, self.grads, g, head, self.w)  # fmt: skip
-            return [(tape, [], self._update(tape.scale))]
-        m, B = self.X.shape[0], self.batch_size
-        self._order = torch.empty(m, dtype=torch.long, device=self.X.device)  # refilled every epoch
+        m, n0 = self.X.shape
+        X1 = self.X.new_ones(m, n0 + 1)  # the rows and a column of ones
+        X1[:, :n0] = self.X
+        if self.full_batch:
+            Y, w, self._rows = self.Y, self.w, []
+        else:  # [(source, gathered copy)]: index_select(source, 0, order, out=copy) at each epoch's start
+            Y, w = torch.empty_like(self.Y), None if self.w is None else torch.empty_like(self.w)
+            self._rows = [(X1, torch.empty_like(X1)), (self.Y, Y)] + ([] if w is None else [(self.w, w)])
+            X1 = self._rows[0][1]  # contiguous rows: a plain copy of each
+            self._order = torch.empty(m, dtype=torch.long, device=self.X.device)
+        B = self.batch_size
         sizes = [B] * (m // B) + ([m % B] if m % B else [])
-        tapes, batches, start = {}, [], 0
+        buffers: dict[int, _Buffers] = {}
+        tapes, start = [], 0
         for size in sizes:
-            if size not in tapes:  # rows are gathered into (size, n0) buffers; the tape reads their transposes
-                X, Y = self.X.new_empty(size, self.X.shape[1]), self.Y.new_empty(size, self.Y.shape[1])
-                w = None if self.w is None else self.w.new_empty(size)
-                tapes[size] = (_Tape(X.t(), X, Y.t(), Y, self.params, self.grads, g, head, w), X, Y, w)
-            tape, X, Y, w = tapes[size]
-            idx = self._order[start : start + size]  # a view: it sees each epoch's new order
-            gather: list[Op] = [
-                partial(torch.index_select, self.X, 0, idx, out=X),
-                partial(torch.index_select, self.Y, 0, idx, out=Y),
-            ]
-            if w is not None:
-                gather.append(partial(torch.index_select, self.w, 0, idx, out=w))
-            batches.append((tape, gather, self._update(tape.scale)))
+            if size not in buffers:
+                buffers[size] = _Buffers(size, self.net.n1, self.net.n2, self.X, w is not None)
+            rows = slice(start, start + size)
+            ws = None if w is None else w[rows]
+            tape = _Tape(X1[rows], Y[rows], ws, self.params, G1, G2, buffers[size], g, head)
+            tapes.append((tape, [*tape.forward, *tape.backward, *self._update(tape.scale)]))
             start += size
-        return batches
+        return tapes
 
     def _update(self, scale: float) -> list[Op]:
         """W ← W − α dW for every parameter (torch.optim.SGD's rule), the 1/``scale`` folded into α."""
         lr, mu, params, grads = self.lr, self.momentum, self.params, self.grads
         ops: list[Op] = []
         if self.weight_decay:  # dW += λ W for the weights W1 and W2
-            ops.append(partial(torch._foreach_add_, grads[::2], params[::2], alpha=self.weight_decay * scale))
+            ops.append(partial(compat.foreach_add_, grads[::2], params[::2], alpha=self.weight_decay * scale))
         if not mu:
-            return [*ops, partial(torch._foreach_add_, params, grads, alpha=-lr / scale)]
+            return [*ops, partial(compat.foreach_add_, params, grads, alpha=-lr / scale)]
         v = self.velocity
-        ops += [partial(torch._foreach_mul_, v, mu), partial(torch._foreach_add_, v, grads, alpha=1 / scale)]
+        ops += [partial(compat.foreach_mul_, v, mu), partial(compat.foreach_add_, v, grads, alpha=1 / scale)]
         if self.nesterov:  # W ← W − α (dW + μ v)
-            return [*ops, partial(torch._foreach_add_, params, grads, alpha=-lr / scale),
-                    partial(torch._foreach_add_, params, v, alpha=-lr * mu)]  # fmt: skip
-        return [*ops, partial(torch._foreach_add_, params, v, alpha=-lr)]  # W ← W − α v
+            return [*ops, partial(compat.foreach_add_, params, grads, alpha=-lr / scale),
+                    partial(compat.foreach_add_, params, v, alpha=-lr * mu)]  # fmt: skip
+        return [*ops, partial(compat.foreach_add_, params, v, alpha=-lr)]  # W ← W − α v
 
     # ------------------------------------------------------------------- steps
     @property
@@ -220,16 +258,18 @@ class GradientDescent:
     def _step(self, cost: bool) -> Tensor | None:
         if self._batch == 0:
             self._start_epoch()
-        tape, gather, update = self._tapes[self._batch]
-        for op in gather:
-            op()
-        for op in tape.forward:
-            op()
-        J = tape.cost() if cost else None
-        for op in tape.backward:
-            op()
-        for op in update:
-            op()
+        tape, ops = self._tapes[self._batch]
+        if cost:
+            n = len(tape.forward)
+            for op in ops[:n]:
+                op()
+            J = tape.cost()
+            for op in ops[n:]:
+                op()
+        else:
+            J = None
+            for op in ops:
+                op()
         self._batch += 1
         if self._batch == len(self._tapes):
             self.epoch, self._batch = self.epoch + 1, 0
@@ -241,25 +281,44 @@ class GradientDescent:
                 "X, Y or sample_weight was changed in place after this GradientDescent was made; "
                 "make a new GradientDescent for the new data"
             )
-        if not self.full_batch:
+        if self._rows:
             epoch_order(self.X.shape[0], self.epoch, self.seed, self.shuffle, out=self._order)
+            for source, copy in self._rows:
+                torch.index_select(source, 0, self._order, out=copy)
 
     def _data_versions(self) -> tuple[int, ...]:
-        return tuple(t._version for t in (self.X, self.Y, self.w) if t is not None)
+        return tuple(compat.version(t) for t in (self.X, self.Y, self.w) if t is not None)
+
+    def _check_divergence(self, cost: float, where: str) -> None:
+        """The one divergence rule on a reported cost: raise (weights put back) or remember these weights."""
+        if not self.check_divergence:
+            return
+        if self._first_cost is None and math.isfinite(cost):
+            self._first_cost = cost
+        bound = divergence_bound(self._first_cost or 0.0, self._chance_cost)
+        if has_diverged(cost, bound):
+            for p, good in zip(self.params, self._good, strict=True):
+                p.detach().copy_(good)
+            raise DivergenceError(divergence_message(where, cost, bound, self.lr))
+        for p, good in zip(self.params, self._good, strict=True):
+            good.copy_(p.detach())
 
     def run(self, steps: int, cost_every: int = 0) -> list[float]:
-        """``steps`` steps; the cost before every ``cost_every``-th step (none if 0)."""
+        """``steps`` steps; the cost before every ``cost_every``-th step (none if 0), each checked
+        with the divergence rule (see the class)."""
         costs = []
         with torch.no_grad(), threads_for(self._work, self.X.device):
             for i in range(steps):
                 J = self._step(cost_every > 0 and i % cost_every == 0)
                 if J is not None:
                     costs.append(J.item())
+                    self._check_divergence(costs[-1], f"by step {i + 1}")
         return costs
 
     def run_epochs(self, epochs: int) -> list[float]:
         """Train ``epochs`` whole epochs; return each epoch's mean cost over its batches, every
-        batch's cost taken before its step (scikit-learn's ``loss_curve_``)."""
+        batch's cost taken before its step (scikit-learn's ``loss_curve_``), each checked with the
+        divergence rule (see the class)."""
         if self._batch:
             raise ValueError(f"run_epochs starts at an epoch's first batch, but {self._batch} batches of this one ran")
         curve = []
@@ -267,9 +326,14 @@ class GradientDescent:
         with torch.no_grad(), threads_for(self._work, self.X.device):
             for _ in range(epochs):
                 total = self.X.new_zeros((), dtype=torch.float64)
-                for tape, _, _ in self._tapes:
-                    total += self._step(True) * tape.weight  # J of the batch, times its size or weight
+                for tape, _ in self._tapes:
+                    J = self._step(True)
+                    if self.w is None:
+                        total.add_(J, alpha=tape.weight)  # J of the batch, times its size
+                    else:
+                        total.addcmul_(J, tape.weight)  # times its weight
                 curve.append((total / denominator).item())
+                self._check_divergence(curve[-1], f"at epoch {self.epoch}")
         return curve
 
 

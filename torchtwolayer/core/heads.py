@@ -52,7 +52,7 @@ def _identity(Z2: Tensor) -> Tensor:
 # Each cost is one ATen call with mean reduction (over m·n2 numbers), rescaled to the
 # note's mean over the m examples of a loss summed over the n2 outputs.
 def _bce_cost(Z2: Tensor, Y: Tensor) -> Tensor:
-    J = torch.binary_cross_entropy_with_logits(Z2, Y, None, None, 1)  # softplus(Z2) − Y Z2, stable
+    J = F.binary_cross_entropy_with_logits(Z2, Y)  # softplus(Z2) − Y Z2, stable
     return J if Z2.shape[1] == 1 else J * Z2.shape[1]
 
 

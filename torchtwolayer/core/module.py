@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
@@ -13,8 +12,9 @@ from .activations import get_activation
 from .function import cost_and_logits, logits
 from .heads import get_head
 from .initializers import check_init, init_layer
-from .targets import check_target, checked_target
-from .validation import check_allocation, check_input, positive_int, values
+from .targets import check_target
+from .validation import check_allocation, check_input, positive_int
+from .values import check_all_values, check_values
 
 
 class TwoLayerNet(nn.Module):
@@ -85,7 +85,6 @@ class TwoLayerNet(nn.Module):
                 "output='softmax' needs n2 >= 2 (one output per class); for two classes use output='sigmoid' with n2=1"
             )
         self.init = check_init(init)
-        self._checked: dict[str, tuple[weakref.ref, int]] = {}  # see _seen
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         itemsize = torch.empty((), dtype=dtype).element_size()
         n_parameters = self.n1 * (self.n0 + 1) + self.n2 * (self.n1 + 1)
@@ -104,30 +103,31 @@ class TwoLayerNet(nn.Module):
         init_layer(self.W2, self.b2, self.init, "identity", generator)
 
     def forward(self, X: Tensor) -> Tensor:
-        """The logits Z2, shape (m, n2)."""
+        """The logits Z2, shape (m, n2). A NaN or inf in X is a ``ValueError``, found after the fact
+        (see :mod:`~torchtwolayer.core.values`)."""
         X = self._as_input(X)
-        return logits(X, self.W1, self.b1, self.W2, self.b2, self.activation)
+        Z2 = logits(X, self.W1, self.b1, self.W2, self.b2, self.activation)
+        check_values(X)
+        return Z2
 
-    def cost(self, X: Tensor, Y: Tensor, checked: bool = False) -> Tensor:
+    def cost(self, X: Tensor, Y: Tensor) -> Tensor:
         """J = (1/m) Σ L(A2, Y) through the fused Function (see :func:`two_layer_cost`).
 
-        ``checked=True`` says X and Y come from data whose every value was checked when it was
-        loaded (the data module's batches): then nothing is read or checked again."""
-        return self.cost_and_logits(X, Y, checked)[0]
+        A bad value of X or Y is a ``ValueError`` naming it, found after the fact: one host read of
+        J, X's sum and Y's range per call (see :mod:`~torchtwolayer.core.values`)."""
+        return self.cost_and_logits(X, Y)[0]
 
-    def cost_and_logits(self, X: Tensor, Y: Tensor, checked: bool = False) -> tuple[Tensor, Tensor]:
+    def cost_and_logits(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
         """J and the logits Z2 computed on the way (not differentiable): one forward for loss and metrics."""
-        if checked:
-            Y = checked_target(Y)
-        else:
-            X = self._as_input(X)
-            Y = self._as_target(Y, X)
-        return cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
+        X = self._as_input(X)
+        Y = self._as_target(Y, X)
+        J, Z2 = cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
+        check_values(X, Y, get_head(self.output), self.n2, J)
+        return J, Z2
 
     @torch.no_grad()
     def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:
         """A2 = head(Z2): probabilities for sigmoid/softmax heads, values for identity. (m, n2)."""
-        X = self._as_input(X)
         return get_head(self.output).link(self(X))
 
     @torch.no_grad()
@@ -137,7 +137,6 @@ class TwoLayerNet(nn.Module):
         sigmoid: 0/1 labels (A2 > 0.5), shape (m,) when n2 = 1, else (m, n2);
         softmax: class indices (m,); identity: values, (m,) when n2 = 1, else (m, n2).
         """
-        X = self._as_input(X)
         Z2 = self(X)
         if self.output == "softmax":
             return Z2.argmax(1)
@@ -145,20 +144,12 @@ class TwoLayerNet(nn.Module):
         return Y_hat.squeeze(1) if self.n2 == 1 else Y_hat
 
     def _as_target(self, Y: Tensor, X: Tensor) -> Tensor:
-        """Y checked for the head (its values once per tensor, see :meth:`_seen`)."""
-        seen = torch.compiler.is_compiling() or self._seen("Y", Y)  # (compiled code skips value checks)
-        if not seen:
-            Y_values = values(Y)
-            seen = Y_values is not Y and self._seen("Y", Y_values)
-        Y_checked = check_target(Y, X.shape[0], self.n2, get_head(self.output), X.dtype, check_values=not seen)
-        if not seen:
-            self._remember("Y", Y_values)
-        return Y_checked
+        """Y in the head's form (shape and dtype; its values are read after the fact)."""
+        return check_target(Y, X.shape[0], self.n2, get_head(self.output), X.dtype)
 
     def _as_input(self, X: Tensor | np.ndarray) -> Tensor:
-        """Arrays become tensors of the parameters' dtype and device; tensors are checked:
-        rank, features, dtype, device, and no NaN or inf (values once per tensor; under a
-        torch.func transform, the values under its wrappers, see :func:`~.validation.values`)."""
+        """Arrays become tensors of the parameters' dtype and device; tensors are checked: rank,
+        features, dtype, device (their values are read after the fact)."""
         W1 = self.W1
         if not isinstance(X, Tensor):
             X = torch.as_tensor(np.asarray(X), dtype=W1.dtype, device=W1.device)
@@ -168,28 +159,14 @@ class TwoLayerNet(nn.Module):
                 f"X is {X.dtype} on {X.device} but the network's parameters are {W1.dtype} on "
                 f"{W1.device}; use X.to(net.W1) or net.to(X)"
             )
-        if not torch.compiler.is_compiling() and not self._seen("X", X):
-            X_values = values(X)
-            if X_values is X or not self._seen("X", X_values):
-                if not torch.isfinite(X_values).all():
-                    raise ValueError("X contains NaN or infinite values; clean or impute them first")
-                self._remember("X", X_values)
         return X
 
-    def _seen(self, slot: str, t: object) -> bool:
-        """Whether ``t`` is the tensor whose values last passed the check in ``slot``, unchanged
-        since (same object, same version counter). Loops that pass the same data pay once."""
-        last = self._checked.get(slot)
-        return last is not None and last[0]() is t and last[1] == t._version
-
-    def _remember(self, slot: str, t: object) -> None:
-        if isinstance(t, Tensor) and not t.requires_grad and not t.is_inference():
-            self._checked[slot] = (weakref.ref(t), t._version)
-
-    def __getstate__(self) -> dict:
-        r"""Pickled (and ``torch.save``\ d) without the cache of checked tensors: weak references,
-        which pickle refuses, to tensors that do not travel anyway."""
-        return {**super().__getstate__(), "_checked": {}}
+    def _checked_data(self, X: Tensor | np.ndarray, Y: Tensor) -> tuple[Tensor, Tensor]:
+        """X and Y checked in full, every value read now: for trainers that check their data once."""
+        X = self._as_input(X)
+        Y = self._as_target(Y, X)
+        check_all_values(X, Y, get_head(self.output), self.n2)
+        return X, Y
 
     def extra_repr(self) -> str:
         return (

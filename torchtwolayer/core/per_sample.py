@@ -62,8 +62,8 @@ def per_sample_grads(net: TwoLayerNet, X: Tensor, Y: Tensor) -> PerSampleGradien
         >>> torch.allclose(grads.W1.mean(0), net.W1.grad, atol=1e-6)
         True
     """
-    X = net._as_input(X)
-    Y = dense_target(net._as_target(Y, X), net.n2, X.dtype)  # (m, n2)
+    X, Y = net._checked_data(X, Y)
+    Y = dense_target(Y, net.n2, X.dtype)  # (m, n2)
     g, head = ACTIVATIONS[net.activation], HEADS[net.output]
     with torch.no_grad():
         A1 = equations.hidden(X, net.W1, net.b1, g)  # (m, n1)

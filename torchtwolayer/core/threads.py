@@ -4,7 +4,7 @@ torch runs one thread per core by default. For small work that is slower, not fa
 second thread costs more than the work, and on a busy machine every parallel region waits for a
 thread the scheduler has parked, so a step can take a hundred times longer. One thread barely
 notices a competing process. So a step of fewer than :data:`WORK_PER_THREAD` multiply-adds runs
-on one thread, and larger work keeps torch's count (``scripts/benchmark.py --sections busy``
+on one thread, and larger work keeps torch's count (``python -m scripts.benchmark --sections busy``
 measures both).
 
 The rule stands aside whenever the user chose a thread count (``torch.set_num_threads``,

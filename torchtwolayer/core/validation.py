@@ -2,7 +2,8 @@
 what was expected and what was given, before torch fails somewhere deep inside.
 
 Shape and dtype checks cost nothing. Value checks (label range, targets in
-[0, 1], NaN) read the data once; they are skipped while ``torch.compile`` traces.
+[0, 1], NaN) read the data; the network's own calls read them after the fact
+(:mod:`~torchtwolayer.core.values`); they are skipped while ``torch.compile`` traces.
 Under torch.func transforms (``vmap``, ``grad``, ``jvp``, …) a tensor is a wrapper
 whose values cannot be read (``.item()``, ``bool``): :func:`values` gives the data
 under the wrappers, and the checks read that, outside the transform, all of it.
@@ -16,19 +17,25 @@ import os
 
 import torch
 from torch import Tensor
-from torch._C._functorch import get_unwrapped, is_functorch_wrapped_tensor
+
+from . import compat
 
 
 def values(t: Tensor) -> Tensor:
-    """The plain tensor under ``t``'s torch.func wrappers, ``t`` itself outside transforms.
+    """The plain tensor under ``t``'s torch.func wrappers, ``t`` itself outside transforms
+    (and where this torch gives no way beneath them, :func:`~.compat.unwrapped`).
 
     Under ``vmap`` it holds every batch's values (in some layout: read it elementwise
     or through global reductions only); under ``grad``/``jvp`` the primal values.
     A value check reads it with ``.item()`` or ``bool`` where the wrapper forbids both.
     """
-    while is_functorch_wrapped_tensor(t):
-        t = get_unwrapped(t)
-    return t
+    return compat.unwrapped(t)
+
+
+def check_input_values(X: Tensor, name: str = "X") -> None:
+    """No NaN or inf in X: every value read (under torch.func wrappers, the data beneath them)."""
+    if not torch.isfinite(values(X)).all():
+        raise ValueError(f"{name} contains NaN or infinite values; clean or impute them first")
 
 
 def check_tensor(name: str, t: object) -> Tensor:

@@ -129,7 +129,7 @@ class TwoLayerModule(LightningModule):
         for X, Y, *share in batches:
             if 0 <= max_steps <= self.global_step:
                 break
-            J, Z2 = self.net.cost_and_logits(X, Y, checked=self.data_checked)
+            J, Z2 = self.net.cost_and_logits(X, Y)
             opt.zero_grad()
             self.manual_backward(J * share[0] if share else J)
             opt.step()
@@ -137,7 +137,7 @@ class TwoLayerModule(LightningModule):
             outputs.append((Z2, Y))
         if costs:
             with torch.no_grad():  # the cost of the weights a checkpoint would now save, on the last batch
-                costs.append(self.net.cost(X, Y, checked=self.data_checked))
+                costs.append(self.net.cost(X, Y))
             self._track_training(torch.stack(costs), outputs)
 
     def _track_training(self, costs: Tensor, outputs: list[tuple[Tensor, Tensor]]) -> None:
@@ -198,7 +198,7 @@ class TwoLayerModule(LightningModule):
     # ------------------------------------------------------------ evaluation
     def _shared_step(self, batch: Batch, stage: str) -> Tensor:
         X, Y = batch[:2]
-        J, Z2 = self.net.cost_and_logits(X, Y, checked=self.data_checked)
+        J, Z2 = self.net.cost_and_logits(X, Y)
         getattr(self, f"{stage}_metrics").update(*self.task.metric_inputs(Z2, Y, *self._target_scale()))
         self.log(f"{stage}/loss", J, on_epoch=True, prog_bar=True, batch_size=len(Y), sync_dist=True)
         return J

@@ -1,13 +1,12 @@
-"""The hand-written Functions in every mode of differentiation: gradcheck and gradgradcheck with
-forward mode and batching, and each torch.func transform against the same math in
-``torch.nn.functional`` (torchtwolayer.core.reference) under the same transform. float64, small shapes."""
+"""The hand-written Functions under torch.func and forward-mode AD: each transform against the same math
+in ``torch.nn.functional`` (torchtwolayer.core.reference) under the same transform. float64, small shapes.
+(gradcheck and gradgradcheck in every mode: tests/test_function.py.)"""
 
 import pytest
 import torch
 import torch.autograd.forward_ad as fwAD
 from conftest import ALL_ACTIVATIONS, ALL_HEADS, make_problem
 from torch import nn
-from torch.autograd import gradcheck, gradgradcheck
 from torch.func import functional_call, grad, grad_and_value, hessian, jacfwd, jacrev, jvp, vjp, vmap
 from torch.utils._pytree import tree_leaves
 
@@ -41,61 +40,6 @@ def assert_trees_close(a, b, atol=EXACT):
     assert len(a) == len(b)
     for x, y in zip(a, b, strict=True):
         torch.testing.assert_close(x, y, rtol=0, atol=atol)
-
-
-ALL_MODES = {
-    "check_forward_ad": True,
-    "check_backward_ad": True,
-    "check_batched_grad": True,
-    "check_batched_forward_grad": True,
-}
-ALL_SECOND_ORDER = {"check_fwd_over_rev": True, "check_rev_over_rev": True, "check_batched_grad": True}
-
-
-# ---- gradcheck / gradgradcheck: reverse, forward, batched, and their second orders -----------
-# Finite differences cost two evaluations per input number: small shapes, more than one example.
-
-SMALL = {"m": 3, "n0": 2, "n1": 4}
-
-
-@pytest.mark.parametrize("output", ALL_HEADS)
-@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
-def test_cost_function_passes_gradcheck_and_gradgradcheck_in_every_mode(activation, output):
-    X, Y, params = problem(output, **SMALL)
-    inputs = (X, Y, *params)  # Y (float heads) differentiated too: the target's term of dJ
-
-    def f(X, Y, *p):
-        return two_layer_cost(X, Y, *p, activation=activation, output=output)
-
-    assert gradcheck(f, inputs, **ALL_MODES)
-    assert gradgradcheck(f, inputs, **ALL_SECOND_ORDER)
-
-
-@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
-def test_logits_function_passes_gradcheck_and_gradgradcheck_in_every_mode(activation):
-    X, _, params = problem("identity", **SMALL)
-
-    def f(*args):
-        return two_layer(*args, activation=activation)
-
-    assert gradcheck(f, (X, *params), **ALL_MODES)
-    assert gradgradcheck(f, (X, *params), **ALL_SECOND_ORDER)
-
-
-@pytest.mark.parametrize("x_grad", [True, False])
-def test_gradcheck_with_some_inputs_constant(x_grad):
-    # needs_input_grad and absent tangents: X (or the first layer) held constant
-    X, Y, (W1, b1, W2, b2) = problem("sigmoid", y_grad=False, **SMALL)
-    X.requires_grad_(x_grad)
-    W1.requires_grad_(not x_grad)
-    b1.requires_grad_(False)
-    inputs = (X, W1, W2, b2)
-
-    def f(X, W1, W2, b2):
-        return two_layer_cost(X, Y, W1, b1, W2, b2)
-
-    assert gradcheck(f, inputs, **ALL_MODES)
-    assert gradgradcheck(f, inputs, **ALL_SECOND_ORDER)
 
 
 # ---- torch.func on the Functions, against the same transform of the reference ----------------

@@ -1,0 +1,113 @@
+"""torch's private names (torchtwolayer.core.compat): every public fallback forced at once, and the core
+gradient checks run through them, as on a torch that lacks the private names."""
+
+import pytest
+import torch
+from conftest import ALL_ACTIVATIONS, ALL_HEADS, make_problem
+from torch.func import grad, vmap
+
+from torchtwolayer import GradientDescent, TwoLayerNet, reference_cost, reference_logits, two_layer, two_layer_cost
+from torchtwolayer.core import compat
+from torchtwolayer.core.activations import get_activation
+
+EXACT = 1e-10  # float64: the hand-written derivatives and autograd's agree to rounding
+
+
+@pytest.fixture(params=["private", "fallbacks"])
+def mode(request, monkeypatch):
+    """Each test twice: with this torch's private names, and with every fallback forced."""
+    if request.param == "fallbacks":
+        for name, value in compat.FALLBACKS.items():
+            assert hasattr(compat, name), name  # the table names what the module has
+            monkeypatch.setattr(compat, name, value)
+    return request.param
+
+
+def test_every_private_name_exists_on_this_torch():
+    """On the torch the project pins, no fallback is taken (the fast paths are the ones measured)."""
+    for name, fallback in compat.FALLBACKS.items():
+        assert getattr(compat, name) is not fallback, name
+
+
+def test_fallbacks_take_the_public_paths(mode):
+    X = torch.randn(3, 2)
+    forced = mode == "fallbacks"
+    assert compat.transforms_active() is forced and compat.dual_level_open() is forced
+    assert compat.is_wrapped(X) is forced and compat.is_batched_for_grads(X) is forced
+    assert compat.unwrapped(X) is X and compat.can_unwrap() is not forced
+    assert (compat.out_overload(torch.ops.aten.tanh_backward, "grad_input") is None) is forced
+    assert compat.version(X.add_(1)) == (0 if forced else 1)
+    assert compat.autocast_enabled("cpu") is False and compat.is_compiling() is False
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert compat.autocast_enabled("cpu") and compat.autocast_dtype("cpu") == torch.bfloat16
+    a, b = [torch.ones(2), torch.ones(3)], [torch.full((2,), 2.0), torch.full((3,), 3.0)]
+    compat.foreach_add_(a, b, alpha=0.5)
+    compat.foreach_mul_(a, 2.0)
+    assert a[0].tolist() == [4.0, 4.0] and a[1].tolist() == [5.0, 5.0, 5.0]
+
+
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
+def test_in_place_derivatives_equal_the_fused_kernels(activation, mode):
+    g = get_activation(activation)
+    A1 = g.forward_(torch.randn(5, 4, dtype=torch.float64))
+    dA1 = torch.randn(5, 4, dtype=torch.float64)
+    torch.testing.assert_close(g.backward_(dA1.clone(), A1), g.backward(dA1, A1), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("output", ALL_HEADS)
+@pytest.mark.parametrize("activation", ALL_ACTIVATIONS)
+def test_cost_and_logits_gradients_equal_autograd(activation, output, mode):
+    n2 = 3 if output == "softmax" else 2
+    X, Y, params = make_problem(6, 3, 4, n2, output, seed=1)
+    for ours, ref in (
+        (two_layer_cost(X, Y, *params, activation, output), reference_cost(X, Y, *params, activation, output)),
+        (two_layer(X, *params, activation).sum(), reference_logits(X, *params, activation).sum()),
+    ):
+        torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12)
+        grads, grads_ref = torch.autograd.grad(ours, [X, *params]), torch.autograd.grad(ref, [X, *params])
+        for g, g_ref in zip(grads, grads_ref, strict=True):
+            torch.testing.assert_close(g, g_ref, rtol=0, atol=EXACT)
+
+
+@pytest.mark.parametrize("output", ALL_HEADS)
+def test_gradcheck_gradgradcheck_and_torch_func(output, mode):
+    n2 = 3 if output == "softmax" else 2
+    X, Y, params = make_problem(3, 2, 3, n2, output, seed=2)
+    fn = lambda X, *p: two_layer_cost(X, Y, *p, output=output)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (X, *params), check_forward_ad=True, check_batched_grad=True)
+    assert torch.autograd.gradgradcheck(fn, (X, *params))
+    per_row = vmap(grad(lambda W1, x, y: two_layer_cost(x[None], y[None], W1, *params[1:], output=output)),
+                   in_dims=(None, 0, 0))(params[0], X.detach(), Y)  # fmt: skip
+    ref = vmap(grad(lambda W1, x, y: reference_cost(x[None], y[None], W1, *params[1:], output=output)),
+               in_dims=(None, 0, 0))(params[0], X.detach(), Y)  # fmt: skip
+    torch.testing.assert_close(per_row, ref, rtol=0, atol=EXACT)
+
+
+def test_gradient_descent_equals_autograd_and_sgd(mode):
+    X, Y, _ = make_problem(12, 3, 5, 1, "sigmoid", seed=3, x_grad=False)
+    fused, ref = (TwoLayerNet(3, 5, seed=0, dtype=torch.float64) for _ in range(2))
+    GradientDescent(fused, X, Y, lr=0.5, batch_size=5, momentum=0.9, weight_decay=0.01).run(6)
+    groups = [{"params": [ref.W1, ref.W2], "weight_decay": 0.01}, {"params": [ref.b1, ref.b2]}]
+    opt = torch.optim.SGD(groups, lr=0.5, momentum=0.9)
+    for epoch in range(2):
+        for idx in GradientDescent(ref, X, Y, lr=0.5, batch_size=5).epoch_order(epoch).split(5):
+            opt.zero_grad()
+            ref.cost(X[idx], Y[idx]).backward()
+            opt.step()
+    for p, q in zip(fused.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-12)
+
+
+def test_bad_values_are_named_through_the_fallbacks(mode):
+    net = TwoLayerNet(2, 3, seed=0)
+    X, Y = torch.randn(4, 2), torch.tensor([0.0, 1, 1, 0])
+    with pytest.raises(ValueError, match="X contains NaN"):
+        net.cost(X.index_fill(0, torch.tensor([1]), float("nan")), Y)
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
+        net.cost(X, Y * 2)
+    under_vmap = lambda: vmap(lambda x, y: net.cost(x[None], y[None]))(X, Y * 2)  # noqa: E731
+    if mode == "private":
+        with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
+            under_vmap()
+    else:  # a torch without a way beneath vmap's wrappers: values under a transform go unchecked
+        assert under_vmap().shape == (4,)
