@@ -73,7 +73,8 @@ def _label(score: float, case: str) -> str:
 def write_table(path: Path, case: str, n: int, seed: int, target: bool, scoring: bool = False) -> Path:
     """age, colour (text), dose, grade (integers, one-hot with --data.categorical for multiclass),
     const (a constant column) and the target ``answer``; blank cells where the case imputes; the
-    scored rows add an unseen colour and grade, blank and ``NA`` cells."""
+    scored rows add an unseen colour and grade, blank and ``NA`` cells, and spell the grades
+    ``1.0``, ``02``, ``3`` (the numbers 1, 2, 3 to predict and to the graph's float input)."""
     rng = np.random.default_rng(seed)
     blanks = CASES[case]["impute"]
     with path.open("w", newline="") as f:
@@ -86,7 +87,7 @@ def write_table(path: Path, case: str, n: int, seed: int, target: bool, scoring:
             if scoring:
                 colour = ["red", "blue", "purple", "green", "", "NA"][i % 6] if blanks else colour
                 colour = "purple" if not blanks and i % 5 == 2 else colour
-                grade = 9 if i % 7 == 3 else "" if blanks and i % 9 == 5 else grade
+                grade = 9 if i % 7 == 3 else "" if blanks and i % 9 == 5 else ["1.0", "02", "3"][grade - 1]
             cells = [f"{age:.3f}", colour, f"{dose:.3f}", grade, 1.5]
             if blanks and i % 11 == 4:
                 cells[0] = ""  # a blank number
@@ -212,10 +213,9 @@ def test_the_graph_names_its_inputs_outputs_opsets_and_metadata(run):
     assert {o.domain: o.version for o in model.opset_import} == {"": 17, "ai.onnx.ml": 2}
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     features = ["age", "colour", "dose"] if case == "binary-bool" else ["age", "colour", "dose", "grade", "const"]
-    categorical = {"colour", "grade"} if case == "multiclass" else {"colour"}
     assert [(i.name, i.shape) for i in session.get_inputs()] == [(f, ["batch", 1]) for f in features]
-    assert [i.type for i in session.get_inputs()] == [
-        "tensor(string)" if f in categorical else "tensor(float)" for f in features
+    assert [i.type for i in session.get_inputs()] == [  # grade, one-hot or not, is a number
+        "tensor(string)" if f == "colour" else "tensor(float)" for f in features
     ]
     outputs = {o.name: (o.type, o.shape) for o in session.get_outputs()}
     if case == "regression":
@@ -229,7 +229,7 @@ def test_the_graph_names_its_inputs_outputs_opsets_and_metadata(run):
     assert (meta["target_name"], meta["task"]) == ("answer", case.split("-")[0])
     assert json.loads(meta["categories"])["colour"] == ["blue", "green", "red"]
     if case == "multiclass":
-        assert json.loads(meta["categories"])["grade"] == ["1", "2", "3"]
+        assert json.loads(meta["categories"])["grade"] == [1, 2, 3]
 
 
 def test_a_feature_named_like_an_output_keeps_its_name(tmp_path, monkeypatch):

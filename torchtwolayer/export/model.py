@@ -10,7 +10,7 @@ import numpy as np
 
 from .graph import BATCH_AXIS, IR_VERSION, ML, ML_OPSET, OPSET, GraphBuilder
 from .network import OUTPUTS, add_network, classes_array
-from .preprocess import add_preprocessing, category_text, feature_columns
+from .preprocess import add_preprocessing, category_text, feature_columns, numeric_categories
 
 DATA_KEY = "TwoLayerDataModule"  # the checkpoint's entry with the data module's plain-dict state
 
@@ -32,21 +32,29 @@ def onnx_metadata(data_state: dict[str, Any]) -> dict[str, str]:
     """The model's ``metadata_props``, JSON or plain text:
 
     ``feature_names`` (the inputs, in the file's order), ``categories`` (per categorical column,
-    the texts its input recognises, in one-hot order), ``target_name``, ``task``, ``classes`` (the
-    class values in their own type; ``probabilities`` column k is P(``classes[k]``); ``null`` for
-    regression) and ``outputs`` (the output names).
+    in one-hot order, the texts its input recognises, or the numbers for a float32 input),
+    ``target_name``, ``task``, ``classes`` (the class values in their own type; ``probabilities``
+    column k is P(``classes[k]``); ``null`` for regression) and ``outputs`` (the output names).
     """
     columns = feature_columns(data_state)
     return {
         "feature_names": json.dumps(list(data_state["feature_names"])),
         "categories": json.dumps(
-            {c["name"]: [category_text(v) for v in c["categories"]] for c in columns if c["kind"] == "categorical"}
+            {
+                c["name"]: [_number(v) if numeric_categories(c) else category_text(v) for v in c["categories"]]
+                for c in columns
+                if c["kind"] == "categorical"
+            }
         ),
         "target_name": str(data_state["target_name"]),
         "task": str(data_state["task"]),
         "classes": json.dumps(data_state["classes"]),
         "outputs": json.dumps(list(output_names(data_state).values())),
     }
+
+
+def _number(value: Any) -> int | float:
+    return int(value) if isinstance(value, int | np.integer) else float(value)
 
 
 def onnx_model(ckpt: dict[str, Any]) -> Any:
