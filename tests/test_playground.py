@@ -123,9 +123,12 @@ def test_bad_settings_and_bad_uploads_get_one_line_reasons(server):
     assert status == 400 and "hidden units must be in [1, 32]" in json.loads(data)["error"]
     status, data = request(server.url + "api/upload?name=three.csv", b"a,b,c,y\n" + b"1,2,3,0\n4,5,6,1\n" * 10)
     assert status == 400 and "2 features" in json.loads(data)["error"] and "three.csv" not in server.datasets()
-    assert not (server.upload_dir / "three.csv").exists()
+    assert not list(server.upload_dir.rglob("three.csv"))
     reply = api(server, "upload?name=mine.csv", b"x,y,label\n" + b"0,0,0\n1,1,1\n0,1,1\n1,0,0\n" * 5)
     assert reply["dataset"] == "mine.csv" and "mine.csv" in reply["datasets"]
+    status, data = request(server.url + "api/upload?name=mine.csv", b"x,y\n1,2\n")  # a bad file of the same name
+    assert status == 400 and "mine.csv" in server.datasets()
+    assert api(server, "session", {"dataset": "mine.csv"})["session"]  # the first mine.csv is still there
 
 
 # ----------------------------------------------------------------------- runs
