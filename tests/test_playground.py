@@ -147,6 +147,40 @@ def test_a_run_follows_twolayernet_and_gradientdescent_in_python(batch):
     assert run.steps == 12 and abs(run.cost - net.cost(X, Y).item()) < 1e-6
 
 
+@pytest.mark.parametrize(("dataset", "activation"), [("planar", "tanh"), ("blobs", "relu")])
+def test_the_equations_panel_shows_the_notes_backward_computed_apart(dataset, activation):
+    """The panel's norms against the note's six equations written out here in float64, whose
+    gradients are checked against autograd's of J (float32 in the panel: rtol 1e-4)."""
+    from torchtwolayer.playground.views import note_equations
+
+    run = Run(Settings(dataset=dataset, hidden=3, activation=activation, lr=0.5, seed=2), {})
+    run.advance(3)
+    X, y = run.X.double(), run.Y.long()
+    n2 = run.net.n2
+    Y = y[:, None].double() if n2 == 1 else torch.nn.functional.one_hot(y, n2).double()
+    W1, b1, W2, b2 = (getattr(run.net, k).detach().double().requires_grad_() for k in ("W1", "b1", "W2", "b2"))
+    m = X.shape[0]
+    Z1 = X @ W1.T + b1
+    A1 = torch.tanh(Z1) if activation == "tanh" else Z1.clamp_min(0)
+    Z2 = A1 @ W2.T + b2
+    A2 = torch.sigmoid(Z2) if n2 == 1 else Z2.softmax(1)
+    J = -(Y * A2.log() + (1 - Y) * (1 - A2).log()).sum() / m if n2 == 1 else -(Y * A2.log()).sum() / m
+    J.backward()
+    with torch.no_grad():
+        dZ2 = A2 - Y
+        dW2, db2 = dZ2.T @ A1 / m, dZ2.sum(0) / m
+        dZ1 = (dZ2 @ W2) * ((1 - A1**2) if activation == "tanh" else (Z1 > 0).double())
+        dW1, db1 = dZ1.T @ X / m, dZ1.sum(0) / m
+    for mine, autograd in ((dW1, W1), (db1, b1), (dW2, W2), (db2, b2)):
+        torch.testing.assert_close(mine, autograd.grad, rtol=1e-9, atol=1e-12)
+    panel = note_equations(run)
+    expected = {"dZ2": dZ2, "dW2": dW2, "db2": db2, "dZ1": dZ1, "dW1": dW1, "db1": db1, "A1": A1, "A2": A2, "J": J}
+    for name, value in expected.items():
+        assert panel[name]["shape"] == list(value.shape), name
+        assert panel[name]["norm"] == pytest.approx(float(value.detach().norm()), rel=1e-4, abs=1e-7), name
+    assert panel["dW1"]["shape"] == [3, 2] and panel["dZ2"]["shape"] == [m, n2]
+
+
 def test_a_diverging_run_stops_with_the_one_divergence_message():
     run = Run(Settings(hidden=3, lr=1e5), {})
     run.advance(10)
