@@ -220,11 +220,16 @@ def test_the_command_prints_the_url_and_ctrl_c_exits_0(monkeypatch, capsys):
     opened = []
     monkeypatch.setattr(cli.webbrowser, "open", opened.append)
 
+    serving_threads = []
+
     def interrupted(self, poll_interval=0.5):
+        serving_threads.append(torch.get_num_threads())
         raise KeyboardInterrupt
 
     monkeypatch.setattr(PlaygroundServer, "serve_forever", interrupted)
+    threads = torch.get_num_threads()
     assert main(["playground", "--port", "0"]) == 0
+    assert serving_threads == [1] and torch.get_num_threads() == threads  # one torch thread while serving
     url = capsys.readouterr().out.split("The playground is at ")[1].split()[0]
     assert opened == [url] and urlsplit(url).hostname == "127.0.0.1" and len(urlsplit(url).path) > 30
     assert main(["playground", "--no-browser"]) == 0 and len(opened) == 1
