@@ -22,7 +22,7 @@ from torchtwolayer.commands import USAGE, main
 from torchtwolayer.data.module import TwoLayerDataModule
 from torchtwolayer.playground import cli
 from torchtwolayer.playground.run import TEST_FRACTION, Run
-from torchtwolayer.playground.server import PlaygroundServer
+from torchtwolayer.playground.server import PlaygroundHandler, PlaygroundServer
 from torchtwolayer.playground.settings import Settings, parse_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -98,6 +98,19 @@ def test_every_request_needs_the_token_and_a_local_host(server):
         assert status == 403 and b"Host" in data, host
     assert request(server.url, host=f"localhost:{server.server_address[1]}")[0] == 200
     assert request(server.url + "../pyproject.toml")[0] in (403, 404)
+
+
+def test_a_tab_closed_during_a_reply_prints_no_traceback(server, monkeypatch, capsys):
+    """The browser went away while its frame was sent: nothing on the terminal but the URL."""
+
+    def gone(self, *args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(PlaygroundHandler, "send_bytes", gone)
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(server.url + "app.js", timeout=60)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "Broken pipe" not in captured.err
 
 
 def test_two_sessions_train_apart_and_a_closed_tab_stops_its_worker(server):
