@@ -25,6 +25,7 @@ from helpers import QUIET, fit, last_checkpoint
 
 from torchtwolayer.commands import main
 from torchtwolayer.export import export_onnx
+from torchtwolayer.lightning import callbacks
 
 NO_EXTRA = "the onnx extra (onnx, onnxruntime) is not installed: pip install torchtwolayer[onnx]"
 COLOURS = ["red", "blue", "green"]
@@ -107,12 +108,13 @@ CASES = {
 
 @pytest.fixture(scope="module", params=list(CASES))
 def run(request, tmp_path_factory):
-    """One fit per case (5 steps), its predictions of the scored file, and its export."""
+    """One fit per case (5 steps, no pictures), its predictions of the scored file, and its export."""
     _onnxruntime()
     case, spec = request.param, CASES[request.param]
     folder = tmp_path_factory.mktemp(f"export_{case}")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
+        mp.setattr(callbacks, "draw_run_pictures", lambda *args: [])  # (the PNGs took half of each fit's time)
         write_table(folder / "train.csv", case, 150, seed=0, target=True)
         write_table(folder / "new.csv", case, 42, seed=1, target=False, scoring=True)
         impute = ["--data.impute", "median"] if spec["impute"] else []
@@ -232,22 +234,24 @@ def test_the_graph_names_its_inputs_outputs_opsets_and_metadata(run):
         assert json.loads(meta["categories"])["grade"] == [1, 2, 3]
 
 
-def test_a_feature_named_like_an_output_keeps_its_name(tmp_path, monkeypatch):
-    """A column called ``label`` stays the input ``label``; the output becomes ``label_2``."""
+def test_a_feature_named_like_an_output_keeps_its_name(run, tmp_path, monkeypatch):
+    """A column called ``label`` (``values`` for regression) stays that input; the output becomes
+    ``label_2`` (``values_2``). The run's checkpoint with ``dose`` renamed: no second fit."""
     ort = _onnxruntime()
+    case, _, ckpt, _ = run
     monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 2))
-    with open("train.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["label", "x", "y"])
-        w.writerows([[f"{a:.4f}", f"{b:.4f}", int(a + b > 0)] for a, b in X])
-    assert fit("--data.dataset", "train.csv", "--data.target", "y", "--trainer.max_steps", "2") == 0
-    export_onnx(last_checkpoint(), "model.onnx")
+    taken = "values" if case == "regression" else "label"
+    saved = torch.load(ckpt, weights_only=True)
+    state = saved["TwoLayerDataModule"]
+    state["feature_names"] = [taken if n == "dose" else n for n in state["feature_names"]]
+    next(c for c in state["columns"] if c["name"] == "dose")["name"] = taken
+    torch.save(saved, "renamed.ckpt")
+    export_onnx("renamed.ckpt", "model.onnx")  # (its self-check scores it against predict)
     session = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["label", "x"]
-    assert [o.name for o in session.get_outputs()] == ["label_2", "probabilities"]
-    assert json.loads(session.get_modelmeta().custom_metadata_map["outputs"]) == ["label_2", "probabilities"]
+    assert taken in [i.name for i in session.get_inputs()]
+    outputs = ["values_2"] if case == "regression" else ["label_2", "probabilities"]
+    assert [o.name for o in session.get_outputs()] == outputs
+    assert json.loads(session.get_modelmeta().custom_metadata_map["outputs"]) == outputs
 
 
 # ------------------------------------------------------------------ the command: files, refusals
