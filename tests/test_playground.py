@@ -272,10 +272,17 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    """A fresh tab that records console errors and every request to another host."""
+@pytest.fixture(scope="module")
+def context(browser):
     context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 900})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context, server):
+    """A fresh tab (in the module's browser context) that records console errors and every request
+    to another host."""
     tab = context.new_page()
     tab.problems = []
     tab.on("console", lambda m: tab.problems.append(m.text) if m.type in ("error", "warning") else None)
@@ -284,7 +291,7 @@ def page(browser, server):
     tab.on("request", lambda r: None if urlsplit(r.url).netloc == port else tab.problems.append(r.url))
     yield tab
     assert tab.problems == []  # no console error, no request to another host
-    context.close()
+    tab.close()
 
 
 def expect(locator):
