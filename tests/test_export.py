@@ -302,6 +302,38 @@ def test_a_checkpoint_whose_categories_do_not_fit_its_network_is_damaged(run, tm
     assert not Path("model.onnx").exists()
 
 
+def _first_numeric(state):
+    return state["columns"][0]
+
+
+DAMAGE = {  # what is edited in the checkpoint's data state → what the message names
+    "task": (lambda s: s.update(task="evil"), "its task 'evil'"),
+    "classes": (lambda s: s.update(classes=(s["classes"] or [0, 1])[:1]), "distinct classes"),
+    "names": (lambda s: s.update(feature_names=[s["feature_names"][0]] * len(s["feature_names"])), "feature_names"),
+    "std": (lambda s: _first_numeric(s).update(std=0.0), "column 'age' has std 0.0"),
+    "mean": (lambda s: _first_numeric(s).update(mean="x"), "column 'age' has no finite mean"),
+    "kind": (lambda s: s["columns"][-1].update(kind="evil"), "its columns are not the feature columns"),
+    "impute": (lambda s: s.update(impute="evil"), "its impute 'evil'"),
+}
+
+
+def test_a_damaged_data_state_is_named_not_a_traceback(run, tmp_path, monkeypatch, capsys):
+    """Edited checkpoints: one line saying the checkpoint is damaged and which field (they raised
+    onnx's InferenceError or ValidationError, or said "'evil'" or "X contains NaN")."""
+    case, _, ckpt, _ = run
+    monkeypatch.chdir(tmp_path)
+    for damage, (edit, message) in DAMAGE.items():
+        if case == "regression" and damage == "classes":
+            edit, message = (lambda s: s.update(y_std="x")), "numbers y_mean, y_std"
+        saved = torch.load(ckpt, weights_only=True)
+        edit(saved["TwoLayerDataModule"])
+        torch.save(saved, "edited.ckpt")
+        assert main(["export", "--ckpt_path", "edited.ckpt"]) == 2, damage
+        err = capsys.readouterr().err
+        assert "the checkpoint is damaged" in err and message in err and "Traceback" not in err, (damage, err)
+        assert not Path("model.onnx").exists()
+
+
 @pytest.mark.parametrize(
     ("make", "args", "message"),
     [
