@@ -25,6 +25,7 @@ from helpers import QUIET, fit, last_checkpoint
 
 from torchtwolayer.commands import main
 from torchtwolayer.export import export_onnx
+from torchtwolayer.lightning import callbacks
 
 NO_EXTRA = "the onnx extra (onnx, onnxruntime) is not installed: pip install torchtwolayer[onnx]"
 COLOURS = ["red", "blue", "green"]
@@ -73,7 +74,8 @@ def _label(score: float, case: str) -> str:
 def write_table(path: Path, case: str, n: int, seed: int, target: bool, scoring: bool = False) -> Path:
     """age, colour (text), dose, grade (integers, one-hot with --data.categorical for multiclass),
     const (a constant column) and the target ``answer``; blank cells where the case imputes; the
-    scored rows add an unseen colour and grade, blank and ``NA`` cells."""
+    scored rows add an unseen colour and grade, blank and ``NA`` cells, and spell the grades
+    ``1.0``, ``02``, ``3`` (the numbers 1, 2, 3 to predict and to the graph's float input)."""
     rng = np.random.default_rng(seed)
     blanks = CASES[case]["impute"]
     with path.open("w", newline="") as f:
@@ -86,7 +88,7 @@ def write_table(path: Path, case: str, n: int, seed: int, target: bool, scoring:
             if scoring:
                 colour = ["red", "blue", "purple", "green", "", "NA"][i % 6] if blanks else colour
                 colour = "purple" if not blanks and i % 5 == 2 else colour
-                grade = 9 if i % 7 == 3 else "" if blanks and i % 9 == 5 else grade
+                grade = 9 if i % 7 == 3 else "" if blanks and i % 9 == 5 else ["1.0", "02", "3"][grade - 1]
             cells = [f"{age:.3f}", colour, f"{dose:.3f}", grade, 1.5]
             if blanks and i % 11 == 4:
                 cells[0] = ""  # a blank number
@@ -106,12 +108,13 @@ CASES = {
 
 @pytest.fixture(scope="module", params=list(CASES))
 def run(request, tmp_path_factory):
-    """One fit per case (5 steps), its predictions of the scored file, and its export."""
+    """One fit per case (5 steps, no pictures), its predictions of the scored file, and its export."""
     _onnxruntime()
     case, spec = request.param, CASES[request.param]
     folder = tmp_path_factory.mktemp(f"export_{case}")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
+        mp.setattr(callbacks, "draw_run_pictures", lambda *args: [])  # (the PNGs took half of each fit's time)
         write_table(folder / "train.csv", case, 150, seed=0, target=True)
         write_table(folder / "new.csv", case, 42, seed=1, target=False, scoring=True)
         impute = ["--data.impute", "median"] if spec["impute"] else []
@@ -212,10 +215,9 @@ def test_the_graph_names_its_inputs_outputs_opsets_and_metadata(run):
     assert {o.domain: o.version for o in model.opset_import} == {"": 17, "ai.onnx.ml": 2}
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     features = ["age", "colour", "dose"] if case == "binary-bool" else ["age", "colour", "dose", "grade", "const"]
-    categorical = {"colour", "grade"} if case == "multiclass" else {"colour"}
     assert [(i.name, i.shape) for i in session.get_inputs()] == [(f, ["batch", 1]) for f in features]
-    assert [i.type for i in session.get_inputs()] == [
-        "tensor(string)" if f in categorical else "tensor(float)" for f in features
+    assert [i.type for i in session.get_inputs()] == [  # grade, one-hot or not, is a number
+        "tensor(string)" if f == "colour" else "tensor(float)" for f in features
     ]
     outputs = {o.name: (o.type, o.shape) for o in session.get_outputs()}
     if case == "regression":
@@ -229,25 +231,27 @@ def test_the_graph_names_its_inputs_outputs_opsets_and_metadata(run):
     assert (meta["target_name"], meta["task"]) == ("answer", case.split("-")[0])
     assert json.loads(meta["categories"])["colour"] == ["blue", "green", "red"]
     if case == "multiclass":
-        assert json.loads(meta["categories"])["grade"] == ["1", "2", "3"]
+        assert json.loads(meta["categories"])["grade"] == [1, 2, 3]
 
 
-def test_a_feature_named_like_an_output_keeps_its_name(tmp_path, monkeypatch):
-    """A column called ``label`` stays the input ``label``; the output becomes ``label_2``."""
+def test_a_feature_named_like_an_output_keeps_its_name(run, tmp_path, monkeypatch):
+    """A column called ``label`` (``values`` for regression) stays that input; the output becomes
+    ``label_2`` (``values_2``). The run's checkpoint with ``dose`` renamed: no second fit."""
     ort = _onnxruntime()
+    case, _, ckpt, _ = run
     monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 2))
-    with open("train.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["label", "x", "y"])
-        w.writerows([[f"{a:.4f}", f"{b:.4f}", int(a + b > 0)] for a, b in X])
-    assert fit("--data.dataset", "train.csv", "--data.target", "y", "--trainer.max_steps", "2") == 0
-    export_onnx(last_checkpoint(), "model.onnx")
+    taken = "values" if case == "regression" else "label"
+    saved = torch.load(ckpt, weights_only=True)
+    state = saved["TwoLayerDataModule"]
+    state["feature_names"] = [taken if n == "dose" else n for n in state["feature_names"]]
+    next(c for c in state["columns"] if c["name"] == "dose")["name"] = taken
+    torch.save(saved, "renamed.ckpt")
+    export_onnx("renamed.ckpt", "model.onnx")  # (its self-check scores it against predict)
     session = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["label", "x"]
-    assert [o.name for o in session.get_outputs()] == ["label_2", "probabilities"]
-    assert json.loads(session.get_modelmeta().custom_metadata_map["outputs"]) == ["label_2", "probabilities"]
+    assert taken in [i.name for i in session.get_inputs()]
+    outputs = ["values_2"] if case == "regression" else ["label_2", "probabilities"]
+    assert [o.name for o in session.get_outputs()] == outputs
+    assert json.loads(session.get_modelmeta().custom_metadata_map["outputs"]) == outputs
 
 
 # ------------------------------------------------------------------ the command: files, refusals
@@ -296,6 +300,38 @@ def test_a_checkpoint_whose_categories_do_not_fit_its_network_is_damaged(run, tm
     err = capsys.readouterr().err
     assert "the checkpoint is damaged" in err and "network takes" in err and "Traceback" not in err
     assert not Path("model.onnx").exists()
+
+
+def _first_numeric(state):
+    return state["columns"][0]
+
+
+DAMAGE = {  # what is edited in the checkpoint's data state → what the message names
+    "task": (lambda s: s.update(task="evil"), "its task 'evil'"),
+    "classes": (lambda s: s.update(classes=(s["classes"] or [0, 1])[:1]), "distinct classes"),
+    "names": (lambda s: s.update(feature_names=[s["feature_names"][0]] * len(s["feature_names"])), "feature_names"),
+    "std": (lambda s: _first_numeric(s).update(std=0.0), "column 'age' has std 0.0"),
+    "mean": (lambda s: _first_numeric(s).update(mean="x"), "column 'age' has no finite mean"),
+    "kind": (lambda s: s["columns"][-1].update(kind="evil"), "its columns are not the feature columns"),
+    "impute": (lambda s: s.update(impute="evil"), "its impute 'evil'"),
+}
+
+
+def test_a_damaged_data_state_is_named_not_a_traceback(run, tmp_path, monkeypatch, capsys):
+    """Edited checkpoints: one line saying the checkpoint is damaged and which field (they raised
+    onnx's InferenceError or ValidationError, or said "'evil'" or "X contains NaN")."""
+    case, _, ckpt, _ = run
+    monkeypatch.chdir(tmp_path)
+    for damage, (edit, message) in DAMAGE.items():
+        if case == "regression" and damage == "classes":
+            edit, message = (lambda s: s.update(y_std="x")), "numbers y_mean, y_std"
+        saved = torch.load(ckpt, weights_only=True)
+        edit(saved["TwoLayerDataModule"])
+        torch.save(saved, "edited.ckpt")
+        assert main(["export", "--ckpt_path", "edited.ckpt"]) == 2, damage
+        err = capsys.readouterr().err
+        assert "the checkpoint is damaged" in err and message in err and "Traceback" not in err, (damage, err)
+        assert not Path("model.onnx").exists()
 
 
 @pytest.mark.parametrize(

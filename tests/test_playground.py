@@ -22,7 +22,7 @@ from torchtwolayer.commands import USAGE, main
 from torchtwolayer.data.module import TwoLayerDataModule
 from torchtwolayer.playground import cli
 from torchtwolayer.playground.run import TEST_FRACTION, Run
-from torchtwolayer.playground.server import PlaygroundServer
+from torchtwolayer.playground.server import PlaygroundHandler, PlaygroundServer
 from torchtwolayer.playground.settings import Settings, parse_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -100,6 +100,19 @@ def test_every_request_needs_the_token_and_a_local_host(server):
     assert request(server.url + "../pyproject.toml")[0] in (403, 404)
 
 
+def test_a_tab_closed_during_a_reply_prints_no_traceback(server, monkeypatch, capsys):
+    """The browser went away while its frame was sent: nothing on the terminal but the URL."""
+
+    def gone(self, *args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(PlaygroundHandler, "send_bytes", gone)
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(server.url + "app.js", timeout=60)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "Broken pipe" not in captured.err
+
+
 def test_two_sessions_train_apart_and_a_closed_tab_stops_its_worker(server):
     one = api(server, "session", {"hidden": "3"})["session"]
     two = api(server, "session", {"hidden": "5"})["session"]
@@ -123,9 +136,12 @@ def test_bad_settings_and_bad_uploads_get_one_line_reasons(server):
     assert status == 400 and "hidden units must be in [1, 32]" in json.loads(data)["error"]
     status, data = request(server.url + "api/upload?name=three.csv", b"a,b,c,y\n" + b"1,2,3,0\n4,5,6,1\n" * 10)
     assert status == 400 and "2 features" in json.loads(data)["error"] and "three.csv" not in server.datasets()
-    assert not (server.upload_dir / "three.csv").exists()
+    assert not list(server.upload_dir.rglob("three.csv"))
     reply = api(server, "upload?name=mine.csv", b"x,y,label\n" + b"0,0,0\n1,1,1\n0,1,1\n1,0,0\n" * 5)
     assert reply["dataset"] == "mine.csv" and "mine.csv" in reply["datasets"]
+    status, data = request(server.url + "api/upload?name=mine.csv", b"x,y\n1,2\n")  # a bad file of the same name
+    assert status == 400 and "mine.csv" in server.datasets()
+    assert api(server, "session", {"dataset": "mine.csv"})["session"]  # the first mine.csv is still there
 
 
 # ----------------------------------------------------------------------- runs
@@ -142,6 +158,40 @@ def test_a_run_follows_twolayernet_and_gradientdescent_in_python(batch):
     for name in ("W1", "b1", "W2", "b2"):
         torch.testing.assert_close(getattr(run.net, name), getattr(net, name), atol=1e-6, rtol=0)
     assert run.steps == 12 and abs(run.cost - net.cost(X, Y).item()) < 1e-6
+
+
+@pytest.mark.parametrize(("dataset", "activation"), [("planar", "tanh"), ("blobs", "relu")])
+def test_the_equations_panel_shows_the_notes_backward_computed_apart(dataset, activation):
+    """The panel's norms against the note's six equations written out here in float64, whose
+    gradients are checked against autograd's of J (float32 in the panel: rtol 1e-4)."""
+    from torchtwolayer.playground.views import note_equations
+
+    run = Run(Settings(dataset=dataset, hidden=3, activation=activation, lr=0.5, seed=2), {})
+    run.advance(3)
+    X, y = run.X.double(), run.Y.long()
+    n2 = run.net.n2
+    Y = y[:, None].double() if n2 == 1 else torch.nn.functional.one_hot(y, n2).double()
+    W1, b1, W2, b2 = (getattr(run.net, k).detach().double().requires_grad_() for k in ("W1", "b1", "W2", "b2"))
+    m = X.shape[0]
+    Z1 = X @ W1.T + b1
+    A1 = torch.tanh(Z1) if activation == "tanh" else Z1.clamp_min(0)
+    Z2 = A1 @ W2.T + b2
+    A2 = torch.sigmoid(Z2) if n2 == 1 else Z2.softmax(1)
+    J = -(Y * A2.log() + (1 - Y) * (1 - A2).log()).sum() / m if n2 == 1 else -(Y * A2.log()).sum() / m
+    J.backward()
+    with torch.no_grad():
+        dZ2 = A2 - Y
+        dW2, db2 = dZ2.T @ A1 / m, dZ2.sum(0) / m
+        dZ1 = (dZ2 @ W2) * ((1 - A1**2) if activation == "tanh" else (Z1 > 0).double())
+        dW1, db1 = dZ1.T @ X / m, dZ1.sum(0) / m
+    for mine, autograd in ((dW1, W1), (db1, b1), (dW2, W2), (db2, b2)):
+        torch.testing.assert_close(mine, autograd.grad, rtol=1e-9, atol=1e-12)
+    panel = note_equations(run)
+    expected = {"dZ2": dZ2, "dW2": dW2, "db2": db2, "dZ1": dZ1, "dW1": dW1, "db1": db1, "A1": A1, "A2": A2, "J": J}
+    for name, value in expected.items():
+        assert panel[name]["shape"] == list(value.shape), name
+        assert panel[name]["norm"] == pytest.approx(float(value.detach().norm()), rel=1e-4, abs=1e-7), name
+    assert panel["dW1"]["shape"] == [3, 2] and panel["dZ2"]["shape"] == [m, n2]
 
 
 def test_a_diverging_run_stops_with_the_one_divergence_message():
@@ -183,11 +233,16 @@ def test_the_command_prints_the_url_and_ctrl_c_exits_0(monkeypatch, capsys):
     opened = []
     monkeypatch.setattr(cli.webbrowser, "open", opened.append)
 
+    serving_threads = []
+
     def interrupted(self, poll_interval=0.5):
+        serving_threads.append(torch.get_num_threads())
         raise KeyboardInterrupt
 
     monkeypatch.setattr(PlaygroundServer, "serve_forever", interrupted)
+    threads = torch.get_num_threads()
     assert main(["playground", "--port", "0"]) == 0
+    assert serving_threads == [1] and torch.get_num_threads() == threads  # one torch thread while serving
     url = capsys.readouterr().out.split("The playground is at ")[1].split()[0]
     assert opened == [url] and urlsplit(url).hostname == "127.0.0.1" and len(urlsplit(url).path) > 30
     assert main(["playground", "--no-browser"]) == 0 and len(opened) == 1
@@ -217,10 +272,17 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    """A fresh tab that records console errors and every request to another host."""
+@pytest.fixture(scope="module")
+def context(browser):
     context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 900})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context, server):
+    """A fresh tab (in the module's browser context) that records console errors and every request
+    to another host."""
     tab = context.new_page()
     tab.problems = []
     tab.on("console", lambda m: tab.problems.append(m.text) if m.type in ("error", "warning") else None)
@@ -229,7 +291,7 @@ def page(browser, server):
     tab.on("request", lambda r: None if urlsplit(r.url).netloc == port else tab.problems.append(r.url))
     yield tab
     assert tab.problems == []  # no console error, no request to another host
-    context.close()
+    tab.close()
 
 
 def expect(locator):

@@ -4,13 +4,14 @@ the metadata a user in another language needs (see :func:`onnx_metadata`)."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
 
 from .graph import BATCH_AXIS, IR_VERSION, ML, ML_OPSET, OPSET, GraphBuilder
 from .network import OUTPUTS, add_network, classes_array
-from .preprocess import add_preprocessing, category_text, feature_columns
+from .preprocess import add_preprocessing, category_text, feature_columns, numeric_categories
 
 DATA_KEY = "TwoLayerDataModule"  # the checkpoint's entry with the data module's plain-dict state
 
@@ -32,21 +33,29 @@ def onnx_metadata(data_state: dict[str, Any]) -> dict[str, str]:
     """The model's ``metadata_props``, JSON or plain text:
 
     ``feature_names`` (the inputs, in the file's order), ``categories`` (per categorical column,
-    the texts its input recognises, in one-hot order), ``target_name``, ``task``, ``classes`` (the
-    class values in their own type; ``probabilities`` column k is P(``classes[k]``); ``null`` for
-    regression) and ``outputs`` (the output names).
+    in one-hot order, the texts its input recognises, or the numbers for a float32 input),
+    ``target_name``, ``task``, ``classes`` (the class values in their own type; ``probabilities``
+    column k is P(``classes[k]``); ``null`` for regression) and ``outputs`` (the output names).
     """
     columns = feature_columns(data_state)
     return {
         "feature_names": json.dumps(list(data_state["feature_names"])),
         "categories": json.dumps(
-            {c["name"]: [category_text(v) for v in c["categories"]] for c in columns if c["kind"] == "categorical"}
+            {
+                c["name"]: [_number(v) if numeric_categories(c) else category_text(v) for v in c["categories"]]
+                for c in columns
+                if c["kind"] == "categorical"
+            }
         ),
         "target_name": str(data_state["target_name"]),
         "task": str(data_state["task"]),
         "classes": json.dumps(data_state["classes"]),
         "outputs": json.dumps(list(output_names(data_state).values())),
     }
+
+
+def _number(value: Any) -> int | float:
+    return int(value) if isinstance(value, int | np.integer) else float(value)
 
 
 def onnx_model(ckpt: dict[str, Any]) -> Any:
@@ -57,6 +66,9 @@ def onnx_model(ckpt: dict[str, Any]) -> Any:
 
     data_state, hp = ckpt[DATA_KEY], ckpt["hyper_parameters"]
     weights = weights_of(ckpt)
+    problem = state_problem(data_state, weights)
+    if problem is not None:
+        raise ValueError(f"the checkpoint is damaged: {problem}; export another one")
     outputs = output_names(data_state)
     g = GraphBuilder([*data_state["feature_names"], *outputs.values()])
     try:
@@ -66,7 +78,8 @@ def onnx_model(ckpt: dict[str, Any]) -> Any:
             raise ValueError(f"its data state makes {width} inputs but its network takes {n0}")
         add_network(g, X, weights, hp["activation"], data_state, outputs)
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"the checkpoint is damaged: {error}; export another one") from None
+        problem = f"it has no field {error}" if isinstance(error, KeyError) else str(error)
+        raise ValueError(f"the checkpoint is damaged: {problem}; export another one") from None
     value_infos = {
         "values": (TensorProto.DOUBLE, [BATCH_AXIS]),
         "probabilities": (TensorProto.FLOAT, [BATCH_AXIS, len(data_state["classes"] or ())]),
@@ -89,8 +102,47 @@ def onnx_model(ckpt: dict[str, Any]) -> Any:
         doc_string=_doc_string(data_state, outputs),
     )
     helper.set_model_props(model, onnx_metadata(data_state))
-    onnx.checker.check_model(model, full_check=True)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise ValueError(
+            f"the checkpoint is damaged: its graph is not valid ONNX ({first}); export another one"
+        ) from None
     return model
+
+
+def state_problem(data_state: dict[str, Any], weights: dict[str, np.ndarray]) -> str | None:
+    """What in a checkpoint's data state cannot be the state ``fit`` wrote for these weights, naming
+    the field, or None."""
+    task, classes, names = data_state.get("task"), data_state.get("classes"), data_state.get("feature_names")
+    if task not in OUTPUTS:
+        return f"its task {task!r} is none of {list(OUTPUTS)}"
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(set(names)) < len(names):
+        return "its feature_names are not distinct column names"
+    n2 = weights["W2"].shape[0]
+    if task != "regression":
+        if not isinstance(classes, list) or not all(isinstance(c, str | int | float) for c in classes):
+            return "its classes are not a list of class values"
+        if len(set(map(repr, classes))) < len(classes) or len(classes) != (2 if task == "binary" else n2):
+            return f"it has {len(classes)} distinct classes for a {task} network of {n2} outputs"
+    elif n2 != 1 or not all(isinstance(data_state.get(k), int | float) for k in ("y_mean", "y_std")):
+        return "a regression network has one output and numbers y_mean, y_std"
+    if data_state.get("impute", "none") not in ("none", "median"):
+        return f"its impute {data_state['impute']!r} is neither 'none' nor 'median'"
+    columns = feature_columns(data_state)
+    if [c.get("name") for c in columns if c.get("kind") == "numeric"] + [
+        c.get("name") for c in columns if c.get("kind") == "categorical"
+    ] != [c.get("name") for c in columns] or sorted(c.get("name") for c in columns) != sorted(names):
+        return "its columns are not the feature columns, numeric then categorical"
+    for c in columns:
+        if c["kind"] == "numeric" and not all(
+            isinstance(c.get(k), int | float) and math.isfinite(c[k]) for k in ("mean", "std")
+        ):
+            return f"column {c['name']!r} has no finite mean and std"
+        if c["kind"] == "numeric" and data_state.get("standardize", True) and not c["std"] > 0:
+            return f"column {c['name']!r} has std {c['std']}, not a positive number"
+    return None
 
 
 def _doc_string(data_state: dict[str, Any], outputs: dict[str, str]) -> str:

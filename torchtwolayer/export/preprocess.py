@@ -6,7 +6,9 @@ One graph input per feature column, named as in the file, shape (batch, 1):
   split's median where the run was trained with ``--data.impute median`` (``ai.onnx.ml.Imputer``),
   then standardises, :math:`x' = (x - \bar x) / s` in float32 (``Sub``, ``Div``), as ``predict``
   does; a constant column has :math:`s = 1`.
-- a **categorical** column is a string: the cell's text. ``ai.onnx.ml.LabelEncoder`` maps it to
+- a **categorical** column of numbers (``--data.categorical``) is float32 like a numeric one, so that
+  ``2``, ``2.0`` and ``002`` are the category 2 as ``predict`` reads them; NaN is a blank cell.
+- any other **categorical** column is a string: the cell's text. ``ai.onnx.ml.LabelEncoder`` maps it to
   its category's position (also every spelling the CSV reader takes for a boolean, and Arrow's
   null spellings — ``""``, ``NA``, ``null``, ... — to the missing value), ``ai.onnx.ml.OneHotEncoder``
   with ``zeros=1`` makes the 0/1 columns. As in ``predict``: an unseen category is all zeros; a
@@ -39,6 +41,19 @@ def feature_columns(data_state: dict[str, Any]) -> list[dict[str, Any]]:
         {"name": n, "kind": "numeric", "mean": mu, "std": s, "fill": None, "categories": [], "missing_category": False}
         for n, mu, s in zip(data_state["feature_names"], data_state["x_mean"], data_state["x_std"], strict=True)
     ]
+
+
+def numeric_categories(column: dict[str, Any]) -> bool:
+    """A categorical column whose categories are all numbers (not booleans): its input is float32."""
+    return column["kind"] == "categorical" and all(
+        isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
+        for v in column["categories"]
+    )
+
+
+def input_is_float(column: dict[str, Any]) -> bool:
+    """The column's graph input is float32 (NaN blank), not a string."""
+    return column["kind"] == "numeric" or numeric_categories(column)
 
 
 def category_text(value: Any) -> str:
@@ -81,11 +96,9 @@ def add_preprocessing(g: GraphBuilder, data_state: dict[str, Any]) -> tuple[list
 
     columns = feature_columns(data_state)
     impute = data_state.get("impute", "none")
-    kinds = {c["name"]: c["kind"] for c in columns}
+    floats = {c["name"]: input_is_float(c) for c in columns}
     inputs = [
-        helper.make_tensor_value_info(
-            name, TensorProto.FLOAT if kinds[name] == "numeric" else TensorProto.STRING, ["batch", 1]
-        )
+        helper.make_tensor_value_info(name, TensorProto.FLOAT if floats[name] else TensorProto.STRING, ["batch", 1])
         for name in data_state["feature_names"]
     ]
     parts, width = [], 0
@@ -125,22 +138,25 @@ def _one_hot(g: GraphBuilder, column: dict[str, Any], impute: str) -> str:
     """(batch, width) float32: one column's 0/1 inputs."""
     name, categories = column["name"], column["categories"]
     width = len(categories) + bool(column["missing_category"])
-    keys: dict[str, int] = {}
-    for position, category in enumerate(categories):
-        for text in spellings(category):
-            keys.setdefault(text, position)
     missing = len(categories) if column["missing_category"] else UNSEEN if impute == "median" else REFUSED
-    for text in null_spellings():
-        keys.setdefault(text, missing)  # a category spelled like a null (a Parquet text "NA") stays a category
-    position = g.node(
-        "LabelEncoder",
-        [name],
-        g.name(f"{name}_position"),
-        domain=ML,
-        keys_strings=list(keys),
-        values_int64s=list(keys.values()),
-        default_int64=UNSEEN,
-    )  # (batch, 1) int64
+    if numeric_categories(column):
+        position = _number_position(g, name, categories, missing)
+    else:
+        keys: dict[str, int] = {}
+        for position, category in enumerate(categories):
+            for text in spellings(category):
+                keys.setdefault(text, position)
+        for text in null_spellings():
+            keys.setdefault(text, missing)  # a category spelled like a null (a Parquet text "NA") stays a category
+        position = g.node(
+            "LabelEncoder",
+            [name],
+            g.name(f"{name}_position"),
+            domain=ML,
+            keys_strings=list(keys),
+            values_int64s=list(keys.values()),
+            default_int64=UNSEEN,
+        )  # (batch, 1) int64
     hot = g.node("OneHotEncoder", [position], domain=ML, cats_int64s=list(range(width)), zeros=1)  # (batch, 1, width)
     hot = g.node("Flatten", [hot], g.name(f"{name}_one_hot"), axis=1)  # (batch, width)
     if missing != REFUSED:
@@ -148,3 +164,20 @@ def _one_hot(g: GraphBuilder, column: dict[str, Any], impute: str) -> str:
     refused = g.node("Equal", [position, g.const("refused", np.array(REFUSED, dtype=np.int64))])
     nan = g.node("Where", [refused, g.const("nan", np.float32(math.nan)), g.const("zero", np.float32(0.0))])
     return g.node("Add", [hot, nan], g.name(f"{name}_one_hot_or_nan"))  # NaN rows where predict refuses
+
+
+def _number_position(g: GraphBuilder, name: str, categories: list, missing: int) -> str:
+    """(batch, 1) int64: the position of a float32 cell among numeric categories; NaN is ``missing``."""
+    found = g.node(
+        "LabelEncoder",
+        [name],
+        g.name(f"{name}_category"),
+        domain=ML,
+        keys_floats=[float(c) for c in categories],
+        values_int64s=list(range(len(categories))),
+        default_int64=UNSEEN,
+    )
+    blank = g.node("IsNaN", [name])
+    return g.node(
+        "Where", [blank, g.const("missing", np.array(missing, dtype=np.int64)), found], g.name(f"{name}_position")
+    )

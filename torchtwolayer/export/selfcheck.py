@@ -17,7 +17,7 @@ import numpy as np
 
 from .model import DATA_KEY, output_names, weights_of
 from .network import classes_array
-from .preprocess import category_text, feature_columns
+from .preprocess import category_text, feature_columns, input_is_float
 
 CHECK_ROWS = 24  # at least; more where a column has more categories, so that each is scored
 TOLERANCE = 1e-5  # probabilities: absolute; values: relative to max(1, |value|). float32 sums differ between CPUs
@@ -60,12 +60,14 @@ def _unseen(categories: list) -> Any:
 
 
 def onnx_inputs(data_state: dict[str, Any], rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The graph's inputs for raw rows: float32 (m, 1) with NaN, or strings (m, 1) with "" blank."""
+    """The graph's inputs for raw rows: float32 (m, 1) with NaN (numbers, numeric categories), or strings
+    (m, 1) with "" blank."""
     feeds = {}
     for c in feature_columns(data_state):
         values = rows[c["name"]]
-        if c["kind"] == "numeric":
-            feeds[c["name"]] = np.asarray(values, dtype=np.float32).reshape(-1, 1)
+        if input_is_float(c):
+            numbers = [math.nan if v is None else v for v in values]
+            feeds[c["name"]] = np.asarray(numbers, dtype=np.float32).reshape(-1, 1)
         else:
             feeds[c["name"]] = np.array([["" if v is None else category_text(v)] for v in values], dtype=object)
     return feeds

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from http import HTTPStatus
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .run import make_data
@@ -93,12 +96,13 @@ def _upload(handler: PlaygroundHandler, name: str) -> str:
     if not UPLOAD_NAME.fullmatch(name):
         raise ValueError(f"upload a .csv file whose name is letters, digits, '.', '_' or '-'; got {name!r}")
     data = handler.read_body()
-    path = server.upload_dir / name
+    folder = Path(tempfile.mkdtemp(dir=server.upload_dir))  # its own: a refused file replaces no earlier upload
+    path = folder / name
     path.write_bytes(data)
     try:  # refused here, with its reason, unless the page can train on it
         make_data(Settings(dataset=name), {**server.files, name: path})
     except Exception:
-        path.unlink()
+        shutil.rmtree(folder)
         raise
     server.files[name] = path
     return name

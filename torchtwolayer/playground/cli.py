@@ -40,11 +40,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ValueError("two CSV files have the same name; the page names data sets by file name: rename one")
     for name in files:  # refused now, with the reason, rather than in the page
         make_data(Settings(dataset=name), files)
+    import torch
+
     from .server import PlaygroundServer
 
+    threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="torchtwolayer-playground-") as uploads:
         server = PlaygroundServer(args.host, args.port, files, Path(uploads))
         try:
+            # The matrices are tiny (at most 5 000 × 32): one thread each for the worker and the frames,
+            # whose threads would otherwise wait on each other (a frame took 40-200 ms on a busy 2-core
+            # CPU with torch's 2 threads, 5-20 ms with 1).
+            torch.set_num_threads(1)
             print(f"The playground is at {server.url}\n(Ctrl-C stops it)", flush=True)
             if not args.no_browser:
                 webbrowser.open(server.url)
@@ -53,4 +60,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("stopped", file=sys.stderr)
         finally:
             server.server_close()
+            torch.set_num_threads(threads)
     return 0

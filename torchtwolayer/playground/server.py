@@ -140,6 +140,8 @@ class PlaygroundHandler(BaseHTTPRequestHandler):
                 self._static(rest or "index.html")
             else:
                 self.send_error_json(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} {rest} is not served")
+        except ConnectionError:  # the tab went away mid-reply: nobody to answer, nothing to report
+            self.close_connection = True
         except (ValueError, TypeError, OSError, LookupError) as error:
             self.send_error_json(HTTPStatus.BAD_REQUEST, str(error).replace("\n", " "))
 

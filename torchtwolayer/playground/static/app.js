@@ -118,11 +118,13 @@ async function poll() {
 async function loop() {
   for (;;) {
     pending = false;
+    const started = performance.now();
     await poll().catch((error) => say(error.message));
     if (pending) continue;
+    const period = state.playing ? PLAYING_PERIOD : IDLE_PERIOD; // from the poll's start: its time is not added
     await new Promise((resolve) => {
       wake = resolve;
-      setTimeout(resolve, state.playing ? PLAYING_PERIOD : IDLE_PERIOD);
+      setTimeout(resolve, Math.max(0, period - (performance.now() - started)));
     });
     wake = null;
   }

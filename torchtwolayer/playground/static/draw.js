@@ -15,8 +15,13 @@ function bytes(base64) {
 // A size × size picture from a function of the cell index, drawn smoothly over the whole canvas.
 function paint(canvas, size, color) {
   const cells = new ImageData(size, size);
+  const rgba = cells.data;
   for (let i = 0; i < size * size; i++) {
-    cells.data.set([...color(i), 255], 4 * i);
+    const [r, g, b] = color(i);
+    rgba[4 * i] = r;
+    rgba[4 * i + 1] = g;
+    rgba[4 * i + 2] = b;
+    rgba[4 * i + 3] = 255;
   }
   const small = new OffscreenCanvas(size, size);
   small.getContext("2d").putImageData(cells, 0, 0);
@@ -77,7 +82,8 @@ export function drawCurves(canvas, history) {
   ctx.font = "11px system-ui, sans-serif";
   if (!history.length) return;
   const last = history[history.length - 1][0] || 1;
-  const top = Math.max(...history.map((r) => Math.max(r[1], r[2])).filter(Number.isFinite), 1e-9);
+  let top = 1e-9; // (a loop: spreading a long history into Math.max overflows the stack)
+  for (const r of history) for (const v of [r[1], r[2]]) if (Number.isFinite(v) && v > top) top = v;
   const px = (s) => pad.l + (s / last) * (w - pad.l - pad.r);
   const py = (v, max) => h - pad.b - (Math.min(v, max) / max) * (h - pad.t - pad.b);
   ctx.strokeStyle = "#d8dbe2";
