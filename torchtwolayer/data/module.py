@@ -41,7 +41,7 @@ from .values import name_few
 
 FINGERPRINT_KEY = "fingerprint"  # the training file's fingerprint in the data module's state
 EVAL_BATCH = 65536  # rows of an evaluation batch at most ...
-EVAL_OUTPUTS = 1 << 20  # ... and of outputs (rows × n_outputs): 10 000 classes get batches of 104 rows
+EVAL_OUTPUTS = 1 << 22  # ... and of outputs (rows × n_outputs): 10 000 classes get batches of 419 rows
 TABLE_BATCH_SIZE = 32  # a file's default mini-batch (scripts/tabular_defaults.py measures it)
 STEPS_PER_ITEM = 32  # training batches per item given to Lightning (see InMemoryBatches)
 log = logging.getLogger(__name__)
