@@ -5,8 +5,6 @@ table; here are the files that must be read, and what comes out of them. Each fi
 built in the test; numpy's own parsing of the same text is the reference for numbers."""
 
 import gzip
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
@@ -172,9 +170,3 @@ def test_from_arrays_keeps_types():
     assert [table.kind(c) for c in ("x", "s", "b")] == ["number", "text", "boolean"]
     assert table.factor("b").levels == [True, False]
     np.testing.assert_array_equal(table.numbers("x"), [1.0, np.nan])
-
-
-def test_importing_the_package_loads_neither_arrow_nor_lightning():
-    code = "import sys, torchtwolayer; print([m for m in ('pyarrow', 'lightning', 'matplotlib') if m in sys.modules])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
