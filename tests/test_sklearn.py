@@ -313,6 +313,8 @@ def test_pipeline_with_a_column_transformer_on_a_dataframe():
 
 
 def test_grid_search_in_two_processes_with_a_scaler_and_clone():
+    # Its cost is the two loky workers' start (each imports torch and scikit-learn: ~5 s of CPU), not the
+    # four fits (a few ms each): a smaller grid would save nothing, one process would not prove pickling.
     X, y = binary_data(80)
     search = GridSearchCV(
         make_pipeline(StandardScaler(), TwoLayerClassifier(lr=0.5, max_iter=50, random_state=0)),

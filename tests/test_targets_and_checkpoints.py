@@ -197,13 +197,15 @@ def test_a_checkpoint_without_a_fingerprint_still_scores_its_file_with_a_note(tr
     assert "written before checkpoints stored a fingerprint" in caplog.text + capsys.readouterr().err
 
 
-def test_a_resumed_fit_on_a_changed_file_is_refused(tmp_path, capsys):
-    csv = write_csv(tmp_path / "data.csv", n=60)
+def test_a_resumed_fit_on_a_changed_file_is_refused(trained, tmp_path, capsys):
+    """The trained checkpoint moved onto a copy of its file (the same bytes, so its fingerprint holds;
+    resumed on the unchanged copy, the fit runs), then a row appended to the copy: refused."""
+    csv = tmp_path / "data.csv"
+    csv.write_bytes(trained[1].read_bytes())
+    path = edited(trained, tmp_path, data=setter("fingerprint.path", str(csv)), hyper=setter("dataset", str(csv)))
+    with csv.open("a") as f:
+        f.write("0.1,0.2,0.3,1\n")
     with chdir(tmp_path):
-        assert fit("--data.dataset", str(csv), "--trainer.max_steps", "2") == 0
-        capsys.readouterr()
-        with csv.open("a") as f:
-            f.write("0.1,0.2,0.3,1\n")
-        assert fit("--ckpt_path", "last", "--trainer.max_steps", "4") != 0
+        assert fit("--ckpt_path", str(path), "--trainer.max_steps", "5") != 0
     err = capsys.readouterr().err
     assert f"{csv} is not the file" in err and "changed since (size or SHA-256)" in err
