@@ -33,7 +33,6 @@ from .tables import PARQUET_SUFFIXES, CSVFormatError, Table, from_arrays, open_t
 
 EVAL_BATCH = 65536
 TABLE_BATCH_SIZE = 32  # a file's default mini-batch (scripts/tabular_defaults.py measures it)
-STEPS_PER_ITEM = 32  # training batches per item given to Lightning (see InMemoryBatches)
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".bz2", ".zst", *PARQUET_SUFFIXES)
 log = logging.getLogger(__name__)
 
@@ -73,6 +72,8 @@ class TwoLayerDataModule(LightningDataModule):
             splits, none in training (the command sets it when a checkpoint is tested on
             another file than its own).
     """
+
+    values_checked = True  # every value was checked when read: the LightningModule need not check batches again
 
     def __init__(
         self,
@@ -359,7 +360,7 @@ class TwoLayerDataModule(LightningDataModule):
         return InMemoryBatches(
             X, Y, self.batch_size, hp.shuffle, hp.seed,
             epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
-            rank=rank, world_size=world, full_batch_steps=hp.full_batch_steps, steps_per_item=STEPS_PER_ITEM,
+            rank=rank, world_size=world, full_batch_steps=hp.full_batch_steps,
         )  # fmt: skip
 
     def _eval_batches(self, split: str) -> InMemoryBatches:

@@ -14,26 +14,23 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, TQDMProgressBar
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningCLI, LRSchedulerTypeTuple
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from ..data.module import TwoLayerDataModule
-from .callbacks import MONITOR, EpochLines, RunSummary, checkpoint_callbacks, is_terminal
+from .callbacks import EpochLines, RunSummary, is_terminal
 from .checkpoints import AtomicCheckpointIO, find_checkpoint, load_checkpoint
 from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table
+from .kept import MONITOR, checkpoint_callbacks
 from .module import ARCHITECTURE, TwoLayerModule
 from .writer import PredictionWriter
 
-PROGRESS_REFRESH_STEPS = 20  # items (of up to 32 steps) between progress-bar refreshes
+PROGRESS_REFRESH_STEPS = 50  # batches between progress-bar refreshes
 LINKED = ("n_features", "n_outputs", "task", "target_mean", "target_std")  # data → model, never flags
 SPLIT = ("dataset", "seed", "val_fraction", "test_fraction", "stratify", "n_samples", "noise", "target", "features")
-HELP = {  # where Lightning's own help describes Lightning's defaults, not this command's
-    "trainer.max_steps": "Stop after this number of optimizer steps (-1: no limit; then give --trainer.max_epochs).",
-    "trainer.max_epochs": "Stop training after this number of epochs (-1: no limit; a table's default is 100).",
-    "trainer.log_every_n_steps": "Log every this many training items (an item is up to 32 optimizer steps).",
-}
 DESCRIPTION = "Train, evaluate and use the one-hidden-layer network with the hand-written backward."
 
 
@@ -52,9 +49,9 @@ class TwoLayerCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         for name in LINKED:
             parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
-        for action in parser._actions:  # argparse keeps no other handle on an argument's help
-            if action.dest in HELP:
-                action.help = HELP[action.dest]
+        parser.add_optimizer_args((torch.optim.Optimizer,))  # only to refuse it in one line (see _refuse_optimizer)
+        parser.add_lr_scheduler_args(LRSchedulerTypeTuple)
+        parser.link_arguments("lr_scheduler", "model.lr_scheduler", compute_fn=_plain, apply_on="parse")
         parser.add_argument("--output", type=str | None, default=None, help="predict: the CSV file to write")
         parser.add_argument("--overwrite", type=bool, default=False, help="predict: replace --output if it exists")
 
@@ -85,6 +82,7 @@ class TwoLayerCLI(LightningCLI):
                 raise ValueError(f"{sub} needs a trained model: pass --ckpt_path last, best, or a .ckpt file")
         if sub == "fit":
             _check_stop(config.trainer)
+        _refuse_optimizer(config)
         if self.checkpoint is None:
             self._apply_table_defaults(config)
             return
@@ -180,6 +178,20 @@ def _check_stop(trainer: Any) -> None:
         raise ValueError(
             "--trainer.max_steps -1 with --trainer.max_epochs -1 would train forever; give a limit, "
             "e.g. --trainer.max_steps 10000, --trainer.max_epochs 100 or --trainer.max_time 00:01:00:00"
+        )
+
+
+def _plain(group: Any) -> dict[str, Any] | None:
+    """``--lr_scheduler`` as plain values, which the model keeps in its hyperparameters."""
+    return None if group is None else {"class_path": group.class_path, "init_args": _as_dict(group.get("init_args"))}
+
+
+def _refuse_optimizer(config: Any) -> None:
+    if config.get("optimizer") is not None:
+        raise ValueError(
+            f"--optimizer {config.optimizer.class_path.rpartition('.')[2]}: the network trains by the note's update, "
+            "SGD (W ← W − α dW); set it with --model.lr, --model.momentum, --model.nesterov and --model.weight_decay, "
+            "and a schedule with --lr_scheduler (another optimizer: train TwoLayerNet in your own loop)"
         )
 
 
