@@ -10,6 +10,7 @@ resolved and checked by :meth:`TwoLayerCLI.parse_arguments` before Lightning rea
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -21,10 +22,12 @@ from lightning.pytorch.cli import LightningCLI, LRSchedulerTypeTuple
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from ..data.module import TwoLayerDataModule
+from ..files import output_path
 from .callbacks import EpochLines, RunSummary, is_terminal
 from .checkpoints import AtomicCheckpointIO, find_checkpoint, load_checkpoint
 from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table
 from .kept import MONITOR, checkpoint_callbacks
+from .lr_find import PICTURE, TwoLayerTrainer, find_lr, report
 from .module import ARCHITECTURE, TwoLayerModule
 from .writer import PredictionWriter
 
@@ -52,8 +55,12 @@ class TwoLayerCLI(LightningCLI):
         parser.add_optimizer_args((torch.optim.Optimizer,))  # only to refuse it in one line (see _refuse_optimizer)
         parser.add_lr_scheduler_args(LRSchedulerTypeTuple)
         parser.link_arguments("lr_scheduler", "model.lr_scheduler", compute_fn=_plain, apply_on="parse")
-        parser.add_argument("--output", type=str | None, default=None, help="predict: the CSV file to write")
-        parser.add_argument("--overwrite", type=bool, default=False, help="predict: replace --output if it exists")
+        parser.add_argument(
+            "--output", type=str | None, default=None, help="predict: the CSV file to write; lr-find: the PNG"
+        )
+        parser.add_argument(
+            "--overwrite", type=bool, default=False, help="predict, lr-find: replace --output if it exists"
+        )
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse, then resolve and check ``ckpt_path`` before Lightning loads it."""
@@ -73,9 +80,12 @@ class TwoLayerCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         sub, config = self.subcommand, self.config[self.subcommand]
-        if sub != "predict" and (config.output is not None or config.overwrite):
-            raise ValueError("--output and --overwrite belong to predict")
-        if sub != "fit":
+        if sub not in ("predict", "lr_find") and (config.output is not None or config.overwrite):
+            raise ValueError("--output and --overwrite belong to predict and lr-find")
+        if sub == "lr_find":
+            self.save_config_callback = None
+            config.trainer.logger = False  # the finder makes no run folder
+        elif sub != "fit":
             self.save_config_callback = None  # a run's config.yaml belongs to training runs
             config.trainer.logger = False  # evaluation makes no run folder
             if self.checkpoint is None:
@@ -87,6 +97,19 @@ class TwoLayerCLI(LightningCLI):
             self._apply_table_defaults(config)
             return
         self._take_from_checkpoint(config, sub)
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {**LightningCLI.subcommands(), "lr_find": {"model", "datamodule"}}
+
+    def lr_find(self, model: TwoLayerModule, datamodule: TwoLayerDataModule, **settings: Any) -> None:
+        """The ``lr_find`` command (LightningCLI runs this method): the finder, its picture at
+        ``--output`` (default ``lr_find.png``), and the suggestion."""
+        config = self.config_init[self.subcommand]
+        path = output_path(config.output or PICTURE, config.overwrite, PICTURE)
+        suggestion, picture = find_lr(self.trainer, model, datamodule, path, **settings)
+        if self.trainer.is_global_zero:
+            print(report(suggestion, picture), flush=True)
 
     def _apply_table_defaults(self, config: Any) -> None:
         if not is_table(config.data.dataset):
@@ -161,6 +184,7 @@ class TwoLayerCLI(LightningCLI):
                 # strict=False: a step limit inside the first epoch stops before any val/loss exists
                 extra.append(EarlyStopping(MONITOR, patience=TABULAR_PATIENCE, mode="min", strict=False))
             extra.append(RunSummary())
+            kwargs.update(self._epoch_settings(trainer))
         if sub == "predict":
             extra.append(PredictionWriter(config.output, config.overwrite))
         kwargs["callbacks"] = given + extra
@@ -170,6 +194,23 @@ class TwoLayerCLI(LightningCLI):
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
+
+    def _epoch_settings(self, trainer: Any) -> dict[str, int]:
+        """``max_epochs`` that the step limit reaches (given as -1: callbacks such as
+        StochasticWeightAveraging count epochs), and Lightning's logging interval capped at an
+        epoch's batches unless given."""
+        batches = len(self.datamodule.train_dataloader())
+        limit = trainer.limit_train_batches
+        if limit is not None:
+            batches = min(batches, limit) if isinstance(limit, int) else max(1, int(batches * limit))
+        settings = {}
+        if trainer.max_epochs == -1 and trainer.max_steps >= 0:
+            settings["max_epochs"] = max(
+                1, math.ceil(trainer.max_steps / math.ceil(batches / trainer.accumulate_grad_batches))
+            )
+        if "log_every_n_steps" not in self._given_trainer:
+            settings["log_every_n_steps"] = min(trainer.log_every_n_steps or 50, batches)
+        return settings
 
 
 def _check_stop(trainer: Any) -> None:
@@ -223,6 +264,7 @@ def lightning_main(args: Sequence[str] | None, verbosity: int = 0) -> TwoLayerCL
                 TwoLayerDataModule,
                 seed_everything_default=0,
                 auto_configure_optimizers=False,
+                trainer_class=TwoLayerTrainer,
                 save_config_kwargs={"overwrite": True},
                 trainer_defaults=TRAINER_DEFAULTS,
                 parser_kwargs={"description": DESCRIPTION, "prog": "torchtwolayer"},
