@@ -17,7 +17,13 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import (
+    EarlyStopping,
+    ModelCheckpoint,
+    ProgressBar,
+    StochasticWeightAveraging,
+    TQDMProgressBar,
+)
 from lightning.pytorch.cli import LightningCLI, LRSchedulerTypeTuple
 from lightning.pytorch.plugins.io import CheckpointIO
 
@@ -34,6 +40,10 @@ from .writer import PredictionWriter
 PROGRESS_REFRESH_STEPS = 50  # batches between progress-bar refreshes
 LINKED = ("n_features", "n_outputs", "task", "target_mean", "target_std")  # data → model, never flags
 SPLIT = ("dataset", "seed", "val_fraction", "test_fraction", "stratify", "n_samples", "noise", "target", "features")
+HELP = {  # where Lightning's own help describes Lightning's defaults, not this command's
+    "trainer.max_steps": "Stop after this number of optimizer steps (-1: no limit; then give --trainer.max_epochs).",
+    "trainer.max_epochs": "Stop training after this number of epochs (-1: no limit; a table's default is 100).",
+}
 DESCRIPTION = "Train, evaluate and use the one-hidden-layer network with the hand-written backward."
 
 
@@ -52,6 +62,9 @@ class TwoLayerCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         for name in LINKED:
             parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
+        for action in parser._actions:  # argparse keeps no other handle on an argument's help
+            if action.dest in HELP:
+                action.help = HELP[action.dest]
         parser.add_optimizer_args((torch.optim.Optimizer,))  # only to refuse it in one line (see _refuse_optimizer)
         parser.add_lr_scheduler_args(LRSchedulerTypeTuple)
         parser.link_arguments("lr_scheduler", "model.lr_scheduler", compute_fn=_plain, apply_on="parse")
@@ -184,7 +197,7 @@ class TwoLayerCLI(LightningCLI):
                 # strict=False: a step limit inside the first epoch stops before any val/loss exists
                 extra.append(EarlyStopping(MONITOR, patience=TABULAR_PATIENCE, mode="min", strict=False))
             extra.append(RunSummary())
-            kwargs.update(self._epoch_settings(trainer))
+            kwargs.update(self._epoch_settings(trainer, given))
         if sub == "predict":
             extra.append(PredictionWriter(config.output, config.overwrite))
         kwargs["callbacks"] = given + extra
@@ -195,16 +208,17 @@ class TwoLayerCLI(LightningCLI):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
 
-    def _epoch_settings(self, trainer: Any) -> dict[str, int]:
-        """``max_epochs`` that the step limit reaches (given as -1: callbacks such as
-        StochasticWeightAveraging count epochs), and Lightning's logging interval capped at an
-        epoch's batches unless given."""
+    def _epoch_settings(self, trainer: Any, callbacks: list[Any]) -> dict[str, int]:
+        """With StochasticWeightAveraging, which counts epochs, and ``max_epochs`` -1: the epochs
+        that the step limit reaches; and Lightning's logging interval capped at an epoch's batches
+        unless given."""
         batches = len(self.datamodule.train_dataloader())
         limit = trainer.limit_train_batches
         if limit is not None:
             batches = min(batches, limit) if isinstance(limit, int) else max(1, int(batches * limit))
         settings = {}
-        if trainer.max_epochs == -1 and trainer.max_steps >= 0:
+        swa = any(isinstance(c, StochasticWeightAveraging) for c in callbacks)
+        if swa and trainer.max_epochs == -1 and trainer.max_steps >= 0:
             settings["max_epochs"] = max(
                 1, math.ceil(trainer.max_steps / math.ceil(batches / trainer.accumulate_grad_batches))
             )
