@@ -1,5 +1,5 @@
 """A callback that SIGKILLs (or sends another signal to) its own process when training reaches a
-given step (at the end of the first training item, of up to 32 steps, that reaches it).
+given step (at the end of the batch whose optimizer step reaches it).
 
 The interruption tests add it to a child ``torchtwolayer fit`` (``PYTHONPATH`` holds this folder):
 a real ``kill -9`` at a known point of the run, not the outcome of a timed race.

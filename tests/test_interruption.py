@@ -14,12 +14,12 @@ from torchtwolayer.lightning.cli import lightning_main
 from torchtwolayer.lightning.module import DivergenceError
 
 # Checkpoints are written at the end of every epoch: 20 steps in full-batch mode here, and
-# 10 batches of 32 of moons' 320 training rows. Each run is killed at the end of the first
-# training item (one epoch here) past the step given, before that epoch's checkpoint.
+# 10 batches of 32 of moons' 320 training rows. Each run is killed at the end of the step
+# given, inside an epoch, so the last checkpoint is that of the epoch before.
 # The full-batch run is stopped by SIGTERM (a scheduler's stop: status 143 and a resume line;
-# Lightning stops after the item at hand, whose epoch ends there and is saved: step 60), the
-# mini-batch run by SIGKILL (no chance to say or save anything).
-FULL_BATCH = (["--data.full_batch_steps", "20", "--trainer.max_steps", "100"], 55, 60, signal.SIGTERM)
+# Lightning stops after the batch at hand, without a save: step 40), the mini-batch run by
+# SIGKILL (no chance to say or save anything).
+FULL_BATCH = (["--data.full_batch_steps", "20", "--trainer.max_steps", "100"], 55, 40, signal.SIGTERM)
 MINI_BATCH = (
     ["--data.dataset", "moons", "--data.batch_size", "32", "--trainer.max_steps", "60"],
     35,

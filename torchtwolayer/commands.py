@@ -21,6 +21,7 @@ COMMANDS = {
     "validate": "score a checkpoint on its validation split (--ckpt_path last|best|FILE)",
     "test": "score a checkpoint on its test split, or every row of a hold-out --data.dataset",
     "predict": "write a checkpoint's predictions for a file as CSV (--ckpt_path, --data.dataset, --output)",
+    "lr-find": "suggest a learning rate: Lightning's learning-rate finder and its picture (fit's flags)",
     "check": "verify the hand-written backward against autograd and finite differences",
     "plot": "draw a checkpoint's decision boundary or a run's learning curves as PNG",
     "export": "write a checkpoint as one ONNX graph that takes raw features",
@@ -107,7 +108,7 @@ def _lightning_command(argv: list[str], verbosity: int) -> int:
 
     try:
         with _lightning_output(verbosity):
-            lightning_main(argv, verbosity)
+            lightning_main([argv[0].replace("-", "_"), *argv[1:]], verbosity)  # lr-find: the CLI's lr_find
     except NothingToDoError as done:
         print(done)
     except SIGTERMException:  # Lightning's stop on SIGTERM, a SystemExit(0): the resume line is printed

@@ -27,10 +27,6 @@ class InMemoryBatches:
     set itself is yielded ``full_batch_steps`` times per epoch, without copying, so
     an "epoch" is a block of steps rather than one step with an epoch's overhead.
 
-    ``steps_per_item > 1`` groups the batches: each item is then a list of up to that many
-    consecutive batches, which the training step takes one optimizer step each. The order and
-    the batches are the same; Lightning's per-item work is shared by the group.
-
     Args:
         X: inputs, (m, n0).
         Y: targets, first dimension m.
@@ -40,7 +36,6 @@ class InMemoryBatches:
         epoch: a callable giving the current epoch (the trainer's), for the order.
         rank, world_size: this process's place among the data-parallel processes.
         full_batch_steps: steps per epoch when ``batch_size`` is 0.
-        steps_per_item: batches per item (1: each item is one batch).
     """
 
     def __init__(
@@ -54,10 +49,8 @@ class InMemoryBatches:
         rank: int = 0,
         world_size: int = 1,
         full_batch_steps: int = 1,
-        steps_per_item: int = 1,
     ) -> None:
         self.X, self.Y = X, Y
-        self.steps_per_item = steps_per_item
         self.batch_size, self.shuffle, self.seed, self.epoch = batch_size, shuffle, seed, epoch
         self.rank, self.world_size, self.full_batch_steps = rank, world_size, full_batch_steps
         if batch_size == 0 and world_size > 1:
@@ -65,7 +58,7 @@ class InMemoryBatches:
             self.X, self.Y = X[rank::world_size], Y[rank::world_size]  # this process's rows, once
 
     def __len__(self) -> int:
-        return -(-self.steps_per_epoch // self.steps_per_item)
+        return self.steps_per_epoch
 
     @property
     def steps_per_epoch(self) -> int:
@@ -73,21 +66,7 @@ class InMemoryBatches:
             return self.full_batch_steps
         return -(-len(self.X) // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...] | list[tuple[Tensor, ...]]]:
-        batches = self._epoch_batches()
-        if self.steps_per_item == 1:
-            yield from batches
-            return
-        group = []
-        for batch in batches:
-            group.append(batch)
-            if len(group) == self.steps_per_item:
-                yield group
-                group = []
-        if group:
-            yield group
-
-    def _epoch_batches(self) -> Iterator[tuple[Tensor, ...]]:
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         if self.batch_size == 0:
             batch = (self.X, self.Y) if self.world_size == 1 else (self.X, self.Y, self.full_batch_share)
             for _ in range(self.full_batch_steps):

@@ -43,7 +43,6 @@ FINGERPRINT_KEY = "fingerprint"  # the training file's fingerprint in the data m
 EVAL_BATCH = 65536  # rows of an evaluation batch at most ...
 EVAL_OUTPUTS = 1 << 22  # ... and of outputs (rows × n_outputs): 10 000 classes get batches of 419 rows
 TABLE_BATCH_SIZE = 32  # a file's default mini-batch (scripts/tabular_defaults.py measures it)
-STEPS_PER_ITEM = 32  # training batches per item given to Lightning (see InMemoryBatches)
 log = logging.getLogger(__name__)
 
 
@@ -393,7 +392,7 @@ class TwoLayerDataModule(LightningDataModule):
         return InMemoryBatches(
             X, Y, self.batch_size, hp.shuffle, hp.seed,
             epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
-            rank=rank, world_size=world, full_batch_steps=hp.full_batch_steps, steps_per_item=STEPS_PER_ITEM,
+            rank=rank, world_size=world, full_batch_steps=hp.full_batch_steps,
         )  # fmt: skip
 
     def _eval_batches(self, split: str) -> InMemoryBatches:

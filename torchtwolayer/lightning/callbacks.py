@@ -1,5 +1,5 @@
 """What a fit shows and leaves behind, as Lightning callbacks: the run's summary and pictures,
-one line per epoch when the output is not a terminal, and the best and last checkpoints."""
+one line per epoch when the output is not a terminal (the checkpoints kept: :mod:`.kept`)."""
 
 from __future__ import annotations
 
@@ -11,41 +11,11 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ..data.module import TwoLayerDataModule
+from .kept import reported_checkpoint, saved_checkpoint
 from .module import TwoLayerModule
-
-MONITOR = "val/loss"
-
-
-def checkpoint_callbacks(has_validation: bool) -> list[ModelCheckpoint]:
-    """``last.ckpt`` at the end of every epoch; with a validation split also ``best.ckpt``, the
-    lowest ``val/loss``. (``save_last=True`` refreshes ``last.ckpt`` only when another checkpoint
-    is saved, so "last" is a top-1 checkpoint of its own, without a monitor: the newest.)"""
-    last = ModelCheckpoint(filename="last", save_top_k=1, enable_version_counter=False)
-    if not has_validation:
-        return [last]
-    return [last, ModelCheckpoint(monitor=MONITOR, mode="min", filename="best", auto_insert_metric_name=False)]
-
-
-def saved_checkpoint(trainer: Trainer, which: str) -> str:
-    """The path of the run's ``last`` or ``best`` checkpoint written so far, or ""."""
-    for ckpt in trainer.checkpoint_callbacks:
-        path = ckpt.last_model_path if which == "last" and ckpt.save_last else ckpt.best_model_path
-        if path and Path(path).name == f"{which}.ckpt" and Path(path).is_file():
-            return path
-    return ""
-
-
-def reported_checkpoint(trainer: Trainer) -> tuple[str, str]:
-    """(path, which) of the checkpoint a run's next commands should use: best when kept, else last."""
-    if best := saved_checkpoint(trainer, "best"):
-        return best, f"best, lowest {MONITOR}"
-    if last := saved_checkpoint(trainer, "last"):
-        return last, "last"
-    return "", ""
 
 
 class EpochLines(Callback):

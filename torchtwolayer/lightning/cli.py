@@ -10,29 +10,39 @@ resolved and checked by :meth:`TwoLayerCLI.parse_arguments` before Lightning rea
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, TQDMProgressBar
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.callbacks import (
+    EarlyStopping,
+    ModelCheckpoint,
+    ProgressBar,
+    StochasticWeightAveraging,
+    TQDMProgressBar,
+)
+from lightning.pytorch.cli import LightningCLI, LRSchedulerTypeTuple
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from ..data.module import TwoLayerDataModule
-from .callbacks import MONITOR, EpochLines, RunSummary, checkpoint_callbacks, is_terminal
+from ..files import output_path
+from .callbacks import EpochLines, RunSummary, is_terminal
 from .checkpoints import AtomicCheckpointIO, find_checkpoint, load_checkpoint
 from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table
+from .kept import MONITOR, checkpoint_callbacks
+from .lr_find import PICTURE, TwoLayerTrainer, find_lr, report
 from .module import ARCHITECTURE, TwoLayerModule
 from .writer import PredictionWriter
 
-PROGRESS_REFRESH_STEPS = 20  # items (of up to 32 steps) between progress-bar refreshes
+PROGRESS_REFRESH_STEPS = 50  # batches between progress-bar refreshes
 LINKED = ("n_features", "n_outputs", "task", "target_mean", "target_std")  # data → model, never flags
 SPLIT = ("dataset", "seed", "val_fraction", "test_fraction", "stratify", "n_samples", "noise", "target", "features")
 HELP = {  # where Lightning's own help describes Lightning's defaults, not this command's
     "trainer.max_steps": "Stop after this number of optimizer steps (-1: no limit; then give --trainer.max_epochs).",
     "trainer.max_epochs": "Stop training after this number of epochs (-1: no limit; a table's default is 100).",
-    "trainer.log_every_n_steps": "Log every this many training items (an item is up to 32 optimizer steps).",
 }
 DESCRIPTION = "Train, evaluate and use the one-hidden-layer network with the hand-written backward."
 
@@ -55,8 +65,15 @@ class TwoLayerCLI(LightningCLI):
         for action in parser._actions:  # argparse keeps no other handle on an argument's help
             if action.dest in HELP:
                 action.help = HELP[action.dest]
-        parser.add_argument("--output", type=str | None, default=None, help="predict: the CSV file to write")
-        parser.add_argument("--overwrite", type=bool, default=False, help="predict: replace --output if it exists")
+        parser.add_optimizer_args((torch.optim.Optimizer,))  # only to refuse it in one line (see _refuse_optimizer)
+        parser.add_lr_scheduler_args(LRSchedulerTypeTuple)
+        parser.link_arguments("lr_scheduler", "model.lr_scheduler", compute_fn=_plain, apply_on="parse")
+        parser.add_argument(
+            "--output", type=str | None, default=None, help="predict: the CSV file to write; lr-find: the PNG"
+        )
+        parser.add_argument(
+            "--overwrite", type=bool, default=False, help="predict, lr-find: replace --output if it exists"
+        )
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse, then resolve and check ``ckpt_path`` before Lightning loads it."""
@@ -76,19 +93,36 @@ class TwoLayerCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         sub, config = self.subcommand, self.config[self.subcommand]
-        if sub != "predict" and (config.output is not None or config.overwrite):
-            raise ValueError("--output and --overwrite belong to predict")
-        if sub != "fit":
+        if sub not in ("predict", "lr_find") and (config.output is not None or config.overwrite):
+            raise ValueError("--output and --overwrite belong to predict and lr-find")
+        if sub == "lr_find":
+            self.save_config_callback = None
+            config.trainer.logger = False  # the finder makes no run folder
+        elif sub != "fit":
             self.save_config_callback = None  # a run's config.yaml belongs to training runs
             config.trainer.logger = False  # evaluation makes no run folder
             if self.checkpoint is None:
                 raise ValueError(f"{sub} needs a trained model: pass --ckpt_path last, best, or a .ckpt file")
         if sub == "fit":
             _check_stop(config.trainer)
+        _refuse_optimizer(config)
         if self.checkpoint is None:
             self._apply_table_defaults(config)
             return
         self._take_from_checkpoint(config, sub)
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {**LightningCLI.subcommands(), "lr_find": {"model", "datamodule"}}
+
+    def lr_find(self, model: TwoLayerModule, datamodule: TwoLayerDataModule, **settings: Any) -> None:
+        """The ``lr_find`` command (LightningCLI runs this method): the finder, its picture at
+        ``--output`` (default ``lr_find.png``), and the suggestion."""
+        config = self.config_init[self.subcommand]
+        path = output_path(config.output or PICTURE, config.overwrite, PICTURE)
+        suggestion, picture = find_lr(self.trainer, model, datamodule, path, **settings)
+        if self.trainer.is_global_zero:
+            print(report(suggestion, picture), flush=True)
 
     def _apply_table_defaults(self, config: Any) -> None:
         if not is_table(config.data.dataset):
@@ -163,6 +197,7 @@ class TwoLayerCLI(LightningCLI):
                 # strict=False: a step limit inside the first epoch stops before any val/loss exists
                 extra.append(EarlyStopping(MONITOR, patience=TABULAR_PATIENCE, mode="min", strict=False))
             extra.append(RunSummary())
+            kwargs.update(self._epoch_settings(trainer, given))
         if sub == "predict":
             extra.append(PredictionWriter(config.output, config.overwrite))
         kwargs["callbacks"] = given + extra
@@ -173,6 +208,24 @@ class TwoLayerCLI(LightningCLI):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
 
+    def _epoch_settings(self, trainer: Any, callbacks: list[Any]) -> dict[str, int]:
+        """With StochasticWeightAveraging, which counts epochs, and ``max_epochs`` -1: the epochs
+        that the step limit reaches; and Lightning's logging interval capped at an epoch's batches
+        unless given."""
+        batches = len(self.datamodule.train_dataloader())
+        limit = trainer.limit_train_batches
+        if limit is not None:
+            batches = min(batches, limit) if isinstance(limit, int) else max(1, int(batches * limit))
+        settings = {}
+        swa = any(isinstance(c, StochasticWeightAveraging) for c in callbacks)
+        if swa and trainer.max_epochs == -1 and trainer.max_steps >= 0:
+            settings["max_epochs"] = max(
+                1, math.ceil(trainer.max_steps / math.ceil(batches / trainer.accumulate_grad_batches))
+            )
+        if "log_every_n_steps" not in self._given_trainer:
+            settings["log_every_n_steps"] = min(trainer.log_every_n_steps or 50, batches)
+        return settings
+
 
 def _check_stop(trainer: Any) -> None:
     """A fit must end: ``max_steps -1`` with ``max_epochs -1`` and no ``max_time`` would run forever."""
@@ -180,6 +233,20 @@ def _check_stop(trainer: Any) -> None:
         raise ValueError(
             "--trainer.max_steps -1 with --trainer.max_epochs -1 would train forever; give a limit, "
             "e.g. --trainer.max_steps 10000, --trainer.max_epochs 100 or --trainer.max_time 00:01:00:00"
+        )
+
+
+def _plain(group: Any) -> dict[str, Any] | None:
+    """``--lr_scheduler`` as plain values, which the model keeps in its hyperparameters."""
+    return None if group is None else {"class_path": group.class_path, "init_args": _as_dict(group.get("init_args"))}
+
+
+def _refuse_optimizer(config: Any) -> None:
+    if config.get("optimizer") is not None:
+        raise ValueError(
+            f"--optimizer {config.optimizer.class_path.rpartition('.')[2]}: the network trains by the note's update, "
+            "SGD (W ← W − α dW); set it with --model.lr, --model.momentum, --model.nesterov and --model.weight_decay, "
+            "and a schedule with --lr_scheduler (another optimizer: train TwoLayerNet in your own loop)"
         )
 
 
@@ -211,6 +278,7 @@ def lightning_main(args: Sequence[str] | None, verbosity: int = 0) -> TwoLayerCL
                 TwoLayerDataModule,
                 seed_everything_default=0,
                 auto_configure_optimizers=False,
+                trainer_class=TwoLayerTrainer,
                 save_config_kwargs={"overwrite": True},
                 trainer_defaults=TRAINER_DEFAULTS,
                 parser_kwargs={"description": DESCRIPTION, "prog": "torchtwolayer"},

@@ -12,7 +12,6 @@ RUNS, RUN_NAME = "runs", "torchtwolayer"  # runs/torchtwolayer/version_N: where 
 TRAINER_DEFAULTS: dict[str, Any] = {
     "max_steps": 10_000,
     "max_epochs": -1,
-    "log_every_n_steps": 1,  # items of up to 32 steps: one logged row each
     "default_root_dir": RUNS,
     "logger": {
         "class_path": "lightning.pytorch.loggers.CSVLogger",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
 import math
 from typing import Any
@@ -12,22 +14,21 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 
 from ..core.activations import ActivationName
+from ..core.divergence import DivergenceError, divergence_bound, divergence_message, has_diverged
 from ..core.initializers import InitName
 from ..core.module import TwoLayerNet
 from ..core.tasks import TaskName, get_task
 from ..core.validation import check_sgd, finite_number, positive_int
 from . import compat
+from .kept import MONITOR, saved_checkpoint
 
-DIVERGENCE_FACTOR = 100.0  # a cost this many times the chance cost, sustained over an item, is divergence
+__all__ = ["DivergenceError", "TwoLayerModule", "scheduler_class"]
+TRACK_EVERY = 32  # batches between divergence checks and training-metric updates (each costs a host sync)
 ARCHITECTURE = ("n_features", "hidden_size", "n_outputs", "task", "activation")  # what a checkpoint fixes
 OPTIMIZER = ("lr", "momentum", "nesterov", "weight_decay")  # what a resumed run may change
 log = logging.getLogger(__name__)
 
 Batch = tuple[Tensor, ...]
-
-
-class DivergenceError(ValueError):
-    """The cost became non-finite or rose far above its start: training stopped before a save."""
 
 
 class TwoLayerModule(LightningModule):
@@ -38,10 +39,12 @@ class TwoLayerModule(LightningModule):
     ``n_outputs`` = n2. On the command line ``n_features``, ``n_outputs``, ``task``,
     ``target_mean`` and ``target_std`` come from the data module (linked, not flags).
 
-    Optimization is manual: an item of the data module's loader holds up to 32 batches and
-    :meth:`training_step` takes one optimizer step for each, so Lightning's per-item work
-    is shared (``trainer.global_step`` counts optimizer steps, and ``max_steps`` is exact).
-    A plain ``(X, Y)`` batch from any other loader is one step.
+    Optimization is Lightning's automatic one: each batch is one :meth:`training_step`, and
+    Lightning runs the backward and ``torch.optim.SGD``'s step, so every Trainer option applies
+    as Lightning documents it (gradient clipping, accumulation, ``val_check_interval``,
+    ``limit_train_batches``, ``StochasticWeightAveraging``, the learning-rate finder), with
+    ``trainer.global_step`` counting optimizer steps. The divergence check and the training
+    metrics are computed every ``TRACK_EVERY`` batches, so that a step waits on no host sync.
 
     Args:
         hidden_size: hidden units n1.
@@ -55,8 +58,11 @@ class TwoLayerModule(LightningModule):
         n_features: inputs n0.
         n_outputs: outputs n2 (1 for binary and regression, the number of classes otherwise).
         task: picks the head and the metrics (:mod:`~torchtwolayer.core.tasks`).
-        target_mean, target_std: the regression target's standardisation, so that metrics are
-            reported in the target's units.
+        target_mean: the regression target's training mean, so that metrics are in its units.
+        target_std: the regression target's training standard deviation.
+        lr_scheduler: a ``torch.optim.lr_scheduler`` class for the SGD optimizer, stepped each
+            epoch, as plain values: ``{"class_path": "StepLR", "init_args": {"step_size": 10}}``
+            (the command's ``--lr_scheduler StepLR --lr_scheduler.step_size 10``).
 
     Shape:
         - Input: (m, n_features)
@@ -65,6 +71,8 @@ class TwoLayerModule(LightningModule):
     Attributes:
         net: the :class:`TwoLayerNet`.
         task: the :class:`~torchtwolayer.core.tasks.Task`.
+        stop_on_divergence: raise :class:`DivergenceError` when the cost diverges (the
+            learning-rate finder turns it off: it stops on a rising cost itself).
     """
 
     def __init__(
@@ -82,6 +90,7 @@ class TwoLayerModule(LightningModule):
         task: TaskName = "binary",
         target_mean: float = 0.0,
         target_std: float = 1.0,
+        lr_scheduler: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         check_sgd(lr, momentum, nesterov, weight_decay)
@@ -89,8 +98,13 @@ class TwoLayerModule(LightningModule):
         finite_number("target_mean", target_mean)
         if not finite_number("target_std", target_std) > 0:
             raise ValueError(f"target_std must be positive, got {target_std}")
+        if lr_scheduler is not None:
+            scheduler_class(lr_scheduler.get("class_path", ""))
         self.save_hyperparameters()
-        self.automatic_optimization = False
+        # the values the data module links in, also when a LightningCLI saved only the ones given (Lightning 2.4)
+        self.hparams.update(
+            n_features=n_features, n_outputs=n_outputs, task=task, target_mean=target_mean, target_std=target_std
+        )
         self.task = get_task(task)
         self.net = TwoLayerNet(n_features, hidden_size, n_outputs, activation, self.task.head, init, seed=seed)
         metrics = self.task.metrics(n_outputs)
@@ -98,102 +112,100 @@ class TwoLayerModule(LightningModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.train_loss = MeanMetric()
-        self.data_checked = False  # set by the data module: its batches' values were checked once, at load
+        self.stop_on_divergence = True
         self._divergence_bound = math.inf
+        self._pending: list[tuple[Tensor, Tensor, Tensor]] = []  # (J, Z2, Y) of the batches not yet tracked
+        self._last_batch: tuple[Tensor, Tensor] | None = None
 
     def forward(self, X: Tensor) -> Tensor:
         """The logits Z2, (m, n_outputs), as ``self.net(X)``."""
         return self.net(X)
 
     # -------------------------------------------------------------- training
-    def setup(self, stage: str) -> None:
-        from ..data.module import TwoLayerDataModule
-
-        self.data_checked = isinstance(getattr(self.trainer, "datamodule", None), TwoLayerDataModule)
-
     def on_train_start(self) -> None:
-        self._apply_optimizer_settings()
+        if self.trainer.ckpt_path:
+            self._apply_optimizer_settings()
         self._divergence_bound = math.inf
+        self._pending.clear()
+        self._last_batch = None
 
-    def training_step(self, batch: Batch | list[Batch], batch_idx: int) -> None:
-        """One optimizer step per batch of the item: J through the Function, the note's
-        backward by ``manual_backward``, W ← W − α dW by the optimizer.
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        """J through the Function; Lightning runs the note's backward and the optimizer step
+        (with any clipping, accumulation and schedule it was given).
 
         Under data parallelism a batch carries this process's ``share`` of the global batch
         (see :class:`~torchtwolayer.data.loader.InMemoryBatches`); scaling J by it makes the
         processes' averaged gradients those of the global batch."""
-        batches = batch if isinstance(batch, list) else [batch]
-        opt = self.optimizers()
-        max_steps = self.trainer.max_steps
-        costs, outputs = [], []
-        for X, Y, *share in batches:
-            if 0 <= max_steps <= self.global_step:
-                break
-            J, Z2 = self.net.cost_and_logits(X, Y)
-            opt.zero_grad()
-            self.manual_backward(J * share[0] if share else J)
-            opt.step()
-            costs.append(J.detach())
-            outputs.append((Z2, Y))
-        if costs:
-            with torch.no_grad():  # the cost of the weights a checkpoint would now save, on the last batch
-                costs.append(self.net.cost(X, Y))
-            self._track_training(torch.stack(costs), outputs)
+        X, Y, *share = batch
+        J, Z2 = self.net.cost_and_logits(X, Y)
+        self._pending.append((J.detach(), Z2.detach(), Y))
+        self._last_batch = (X, Y)
+        if len(self._pending) == TRACK_EVERY:
+            self._track_training()
+        every = self.trainer.log_every_n_steps
+        if every and (self.global_step + 1) % every == 0 and self._shows_logs():  # the steps Lightning logs at
+            self.log("train/loss_step", J.detach(), prog_bar=True)
+        return J * share[0] if share else J
 
-    def _track_training(self, costs: Tensor, outputs: list[tuple[Tensor, Tensor]]) -> None:
-        """Once per item: stop on divergence, then update the epoch's loss and metrics and log.
-        ``costs``: J before each step, then J of the final weights."""
+    # (Lightning reads training_step's signature at every step; a stored one is read without inspecting)
+    training_step.__signature__ = inspect.signature(training_step)  # type: ignore[attr-defined]
+
+    def _track_training(self) -> None:
+        """Every ``TRACK_EVERY`` batches and at the end of an epoch: stop on divergence, then
+        update the epoch's loss and metrics (one host sync)."""
+        if not self._pending:
+            return
+        costs, Z2, Y = (list(t) for t in zip(*self._pending, strict=True))
+        self._pending.clear()
+        costs = torch.stack(costs)
         self._stop_if_diverged(costs)
-        mean = costs[:-1].mean()
-        self.train_loss.update(mean, weight=len(costs) - 1)
-        Z2, Y = (torch.cat(t) for t in zip(*outputs, strict=True))
-        self.train_metrics.update(*self.task.metric_inputs(Z2, Y, *self._target_scale()))
-        if self.trainer.loggers or self.trainer.progress_bar_callback is not None:  # (Lightning's log is costly)
-            self.log("train/loss_step", mean, prog_bar=True)
-            self._log_step()
+        self.train_loss.update(costs.mean(), weight=len(costs))
+        self.train_metrics.update(*self.task.metric_inputs(torch.cat(Z2), torch.cat(Y), *self._target_scale()))
+
+    def _shows_logs(self) -> bool:
+        """Whether a logger or a progress bar will show what is logged (Lightning's ``log`` is costly)."""
+        return bool(self.trainer.loggers) or self.trainer.progress_bar_callback is not None
 
     def _stop_if_diverged(self, costs: Tensor) -> None:
-        """Divergence: a non-finite cost, or weights whose cost is above ``DIVERGENCE_FACTOR``
-        times the larger of the run's first cost and the chance cost. Checked before any save,
-        so every checkpoint holds weights that passed; decided together under data parallelism."""
-        first, after, worst = (float(v) for v in torch.stack([costs[0], costs[-1], costs.max()]).tolist())
-        if self._divergence_bound == math.inf:
-            self._divergence_bound = DIVERGENCE_FACTOR * max(first, self.task.chance_cost(self.hparams.n_outputs))
-        diverged = not math.isfinite(worst) or after > self._divergence_bound
-        if not self.trainer.strategy.reduce_boolean_decision(diverged, all=False):
+        """The one divergence rule (:mod:`~torchtwolayer.core.divergence`) on J before each step,
+        the last being that of the newest weights. Checked before any save, so every checkpoint
+        holds weights that passed; decided together under data parallelism."""
+        if not self.stop_on_divergence:
             return
-        raise DivergenceError(
-            f"training diverged by step {self.global_step}: the cost J is {after:.4g} (the limit is "
-            f"{self._divergence_bound:.4g}). {self._divergence_advice()} {self._checkpoint_note()}"
-        )
+        first, last, worst = torch.stack([costs[0], costs[-1], costs.max()]).tolist()
+        if self._divergence_bound == math.inf:
+            self._divergence_bound = divergence_bound(first, self.task.chance_cost(self.hparams.n_outputs))
+        diverged = has_diverged(worst, math.inf) or has_diverged(last, self._divergence_bound)
+        if self.trainer.strategy.reduce_boolean_decision(diverged, all=False):
+            raise DivergenceError(self._divergence_message(divergence_message(
+                f"by step {self.global_step}", last, self._divergence_bound, self.hparams.lr, "--model.lr"
+            )))  # fmt: skip
 
-    def _divergence_advice(self) -> str:
-        hp = self.hparams
-        advice = f"The learning rate lr={hp.lr:g} is too large for this problem; try --model.lr {hp.lr / 10:g}"
-        if hp.momentum:
-            advice += f", or a smaller --model.momentum than {hp.momentum:g}"
-        return advice + "."
-
-    def _checkpoint_note(self) -> str:
-        from .callbacks import saved_checkpoint  # (callbacks import this module)
-
+    def _divergence_message(self, what: str) -> str:
+        momentum = self.hparams.momentum
+        advice = f" A smaller --model.momentum than {momentum:g} also helps." if momentum else ""
         last = saved_checkpoint(self.trainer, "last")
-        if not last:
-            return "No checkpoint had been written yet."
-        return f"The last good checkpoint is kept: {last} (resume with --ckpt_path {last})."
+        kept = f"The last good checkpoint is kept: {last} (resume with --ckpt_path {last})." if last else (
+            "No checkpoint had been written yet."
+        )  # fmt: skip
+        return f"{what}{advice} {kept}"
 
     def on_train_epoch_end(self) -> None:
         """The epoch's loss and metrics, logged once per epoch (Lightning's ``log`` is costly)."""
+        self._track_training()
         if self.train_loss.update_count:
             self.log("train/loss", self.train_loss.compute())  # (MeanMetric synchronises the processes itself)
             self.log_dict(self.train_metrics.compute())
         self.train_loss.reset()
         self.train_metrics.reset()
-        self._log_step()
 
-    def _log_step(self) -> None:
-        """A logged ``step`` is the x-axis Lightning gives every logger: optimizer steps, not items."""
-        self.log("step", float(self.global_step))
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Lightning sets plain attributes of the module around every hook it calls; one that is
+        neither a tensor nor a module, and is already set, skips ``nn.Module``'s registration checks."""
+        if name in self.__dict__ and not isinstance(value, (Tensor, torch.nn.Module)):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     # ------------------------------------------------------------ evaluation
     def _shared_step(self, batch: Batch, stage: str) -> Tensor:
@@ -211,8 +223,6 @@ class TwoLayerModule(LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self.log_dict(self.val_metrics)
-        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
-            self._log_step()
 
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.test_metrics)
@@ -242,9 +252,10 @@ class TwoLayerModule(LightningModule):
         return self.hparams.target_mean, self.hparams.target_std
 
     # ------------------------------------------------------------- optimizer
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> dict[str, Any]:
+        """The note's update, ``torch.optim.SGD``, and the ``lr_scheduler`` given, stepped each epoch."""
         hp = self.hparams
-        return torch.optim.SGD(
+        sgd = torch.optim.SGD(
             self.parameters(),
             lr=hp.lr,
             momentum=hp.momentum,
@@ -252,6 +263,16 @@ class TwoLayerModule(LightningModule):
             weight_decay=hp.weight_decay,
             foreach=True,  # one kernel call for all four parameters
         )
+        if hp.lr_scheduler is None:
+            return {"optimizer": sgd}
+        cls = scheduler_class(hp.lr_scheduler["class_path"])
+        init = dict(hp.lr_scheduler.get("init_args") or {})
+        scheduler: dict[str, Any] = {"interval": "epoch"}
+        if issubclass(cls, torch.optim.lr_scheduler.ReduceLROnPlateau):  # it steps on a logged value
+            scheduler["monitor"] = init.get("monitor", MONITOR)
+            if "monitor" not in inspect.signature(cls).parameters:  # (Lightning's subclass takes it)
+                init.pop("monitor", None)
+        return {"optimizer": sgd, "lr_scheduler": {"scheduler": cls(sgd, **init), **scheduler}}
 
     def _apply_optimizer_settings(self) -> None:
         """A resumed run trains with this run's lr, momentum, Nesterov and weight decay: the
@@ -271,13 +292,21 @@ class TwoLayerModule(LightningModule):
 
     # ------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Never write non-finite weights over a good checkpoint."""
+        """Never write diverged weights over a good checkpoint: the divergence rule is applied to
+        the batches not yet checked and to these weights' cost on the last batch."""
         bad = [name for name, p in self.named_parameters() if not torch.isfinite(p).all()]
-        if bad:
-            raise DivergenceError(
-                f"training diverged by step {self.global_step}: {', '.join(bad)} hold NaN or inf, so no "
-                f"checkpoint was written. {self._divergence_advice()} {self._checkpoint_note()}"
+        if bad and self.stop_on_divergence:
+            what = divergence_message(
+                f"by step {self.global_step}", math.nan, self._divergence_bound, self.hparams.lr, "--model.lr"
             )
+            raise DivergenceError(
+                self._divergence_message(f"{', '.join(bad)} hold NaN or inf, so no checkpoint was written: {what}")
+            )
+        if self._last_batch is not None:
+            X, Y = self._last_batch
+            with torch.no_grad():
+                now = self.net.cost(X, Y)
+            self._stop_if_diverged(torch.stack([*(J for J, _, _ in self._pending), now]))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved = checkpoint.get("hyper_parameters", {})
@@ -287,3 +316,20 @@ class TwoLayerModule(LightningModule):
                     f"the checkpoint was trained with {key}={saved[key]!r} but this model has "
                     f"{key}={self.hparams[key]!r}; use data with the checkpoint's columns and settings"
                 )
+
+
+def scheduler_class(class_path: str) -> type:
+    """The learning-rate scheduler class that ``class_path`` names: ``StepLR`` (a class of
+    ``torch.optim.lr_scheduler``) or a dotted path such as ``lightning.pytorch.cli.ReduceLROnPlateau``."""
+    module, _, name = str(class_path).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module or "torch.optim.lr_scheduler"), name)
+    except (ImportError, AttributeError, ValueError):
+        cls = None
+    schedulers = (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if not (isinstance(cls, type) and issubclass(cls, schedulers)):
+        raise ValueError(
+            f"lr_scheduler {class_path!r} is not a torch.optim.lr_scheduler class; give one such as "
+            "StepLR, ExponentialLR, CosineAnnealingLR or ReduceLROnPlateau"
+        )
+    return cls

@@ -1,0 +1,56 @@
+"""The checkpoints a run keeps, ``last.ckpt`` and ``best.ckpt``: their callbacks, and where they are.
+
+Imports no LightningModule and no data module, so both the module (for its divergence message)
+and the command's callbacks can name the checkpoints written so far.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+MONITOR = "val/loss"
+
+
+def checkpoint_callbacks(has_validation: bool) -> list[Callback]:
+    """``last.ckpt`` at the end of every epoch; with a validation split also ``best.ckpt``, the
+    lowest ``val/loss``, and :class:`ValidateBeforeStop` so that a step limit reached inside an
+    epoch validates once before stopping. (``save_last=True`` refreshes ``last.ckpt`` only when
+    another checkpoint is saved, so "last" is a top-1 checkpoint of its own, without a monitor.)"""
+    last = ModelCheckpoint(filename="last", save_top_k=1, enable_version_counter=False)
+    if not has_validation:
+        return [last]
+    best = ModelCheckpoint(monitor=MONITOR, mode="min", filename="best", auto_insert_metric_name=False)
+    return [last, best, ValidateBeforeStop()]
+
+
+class ValidateBeforeStop(Callback):
+    """Ask to stop when the step that reaches ``max_steps`` ends, instead of leaving it to the
+    step limit: Lightning then validates before stopping (as for early stopping), so ``val/loss``
+    exists for ``best.ckpt`` even when the limit comes before the first validation."""
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: object, batch: object, batch_idx: int
+    ) -> None:
+        if 0 <= trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
+
+
+def saved_checkpoint(trainer: Trainer, which: str) -> str:
+    """The path of the run's ``last`` or ``best`` checkpoint written so far, or ""."""
+    for ckpt in trainer.checkpoint_callbacks:
+        path = ckpt.last_model_path if which == "last" and ckpt.save_last else ckpt.best_model_path
+        if path and Path(path).name == f"{which}.ckpt" and Path(path).is_file():
+            return path
+    return ""
+
+
+def reported_checkpoint(trainer: Trainer) -> tuple[str, str]:
+    """(path, which) of the checkpoint a run's next commands should use: best when kept, else last."""
+    if best := saved_checkpoint(trainer, "best"):
+        return best, f"best, lowest {MONITOR}"
+    if last := saved_checkpoint(trainer, "last"):
+        return last, "last"
+    return "", ""
