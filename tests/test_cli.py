@@ -61,9 +61,14 @@ def test_predict_refuses_to_overwrite_and_picks_a_new_default_name(tmp_path, cap
     ckpt = str(last_checkpoint())
     Path("mine.csv").write_text("precious\n")
     args = ["predict", *QUIET, "--ckpt_path", ckpt, "--data.dataset", str(train)]
-    assert main([*args, "--output", "mine.csv"]) == 2
-    assert "already exists" in capsys.readouterr().err
-    assert Path("mine.csv").read_text() == "precious\n"
+    for keep in ([], ["--overwrite", "false"], ["--overwrite=false"]):
+        assert main([*args, "--output", "mine.csv", *keep]) == 2
+        assert "already exists" in capsys.readouterr().err
+        assert Path("mine.csv").read_text() == "precious\n"
+    for replace in (["--overwrite"], ["--overwrite", "true"], ["--overwrite=true"]):  # a switch; `true` still read
+        Path("mine.csv").write_text("precious\n")
+        assert main([*args, "--output", "mine.csv", *replace]) == 0
+        assert Path("mine.csv").read_text().startswith("prediction,p_0,p_1\n")
     assert main(args) == 0 and main(args) == 0
     assert sorted(p.name for p in Path("predictions").iterdir()) == ["train-1.csv", "train.csv"]
 

@@ -4,6 +4,7 @@ tests/test_interruption.py.)"""
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -51,10 +52,11 @@ def test_default_output_is_quiet_and_quiet_is_only_the_summary(capfd, caplog):
     assert "Finished after 200 steps" in out
     for noise in ("Seed set to", "GPU available", "litlogger", "LeafSpec"):
         assert noise not in out + err + caplog.text
-    assert main(["-q", "fit", "--trainer.max_steps", "100"]) == 0
-    out, err = capfd.readouterr()
-    assert "epoch 0" not in out and "Finished after 100 steps" in out
-    assert main(["-v", "fit", "--trainer.max_steps", "100"]) == 0
+    for quiet in (["-q", "fit"], ["fit", "-q"], ["fit", "--trainer.max_steps", "50", "--quiet"]):  # before or after
+        assert main([*quiet, "--trainer.max_steps", "100"]) == 0
+        out, err = capfd.readouterr()
+        assert "epoch 0" not in out and "Finished after 100 steps" in out and "usage" not in err
+    assert main(["fit", "-v", "--trainer.max_steps", "100"]) == 0
     assert "GPU available" in caplog.text + "".join(capfd.readouterr())
 
 
@@ -86,6 +88,25 @@ def test_best_checkpoint_is_kept_beside_last_and_test_reuses_the_split(capsys):
     X, Y = dm.tensors("test")
     assert len(X) == 50  # every row
     assert f"{model.score(X, Y)['loss']:.4f}"[:5] in out
+
+
+def test_a_refused_fit_leaves_no_run_and_last_and_best_say_which_run_they_picked(capsys, caplog):
+    """A fit that diverges before its first checkpoint leaves no version folder; ``best`` then picks
+    the run before it, and a note says which (its folder and when it was saved)."""
+    train = write_csv(Path("train.csv"), n=60)
+    assert fit("--data.dataset", str(train), "--data.test_fraction", "0.2", "--trainer.max_steps", "10") == 0
+    assert fit("--data.dataset", str(train), "--data.test_fraction", "0.2", "--model.lr", "1e30") == 2
+    assert "training diverged" in capsys.readouterr().err
+    assert sorted(p.name for p in Path("runs/torchtwolayer").iterdir()) == ["version_0"]  # no version_1
+    for which in ("best", "last"):
+        caplog.clear()
+        assert main(["test", *QUIET, "--ckpt_path", which]) == 0
+        notes = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"note: --ckpt_path {which}")]
+        saved = Path(f"runs/torchtwolayer/version_0/checkpoints/{which}.ckpt").stat().st_mtime
+        assert notes == [
+            f"note: --ckpt_path {which} is runs/torchtwolayer/version_0/checkpoints/{which}.ckpt: run version_0, "
+            f"saved {datetime.fromtimestamp(saved):%Y-%m-%d %H:%M:%S}"
+        ]
 
 
 def test_resume_applies_a_new_learning_rate_and_says_so(caplog):

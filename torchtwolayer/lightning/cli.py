@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from jsonargparse import ActionYesNo
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from ..data.module import TwoLayerDataModule
+from ..files import remove_stale_temporaries
 from .callbacks import MONITOR, EpochLines, RunSummary, checkpoint_callbacks, is_terminal
 from .checkpoints import AtomicCheckpointIO, find_checkpoint, load_checkpoint
 from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table
-from .module import ARCHITECTURE, TwoLayerModule
+from .module import ARCHITECTURE, DivergenceError, TwoLayerModule
 from .writer import PredictionWriter
 
 PROGRESS_REFRESH_STEPS = 20  # items (of up to 32 steps) between progress-bar refreshes
@@ -48,6 +51,7 @@ class TwoLayerCLI(LightningCLI):
 
     checkpoint: dict[str, Any] | None = None
     verbosity = 0  # -1: only the summary; 1: Lightning's own output too
+    run_folder: str | None = None  # the fit's version_N folder, once its trainer is made
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         for name in LINKED:
@@ -56,7 +60,9 @@ class TwoLayerCLI(LightningCLI):
             if action.dest in HELP:
                 action.help = HELP[action.dest]
         parser.add_argument("--output", type=str | None, default=None, help="predict: the CSV file to write")
-        parser.add_argument("--overwrite", type=bool, default=False, help="predict: replace --output if it exists")
+        parser.add_argument(
+            "--overwrite", action=ActionYesNo(no_prefix=None), default=False, help="predict: replace --output if it exists"
+        )
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse, then resolve and check ``ckpt_path`` before Lightning loads it."""
@@ -171,7 +177,10 @@ class TwoLayerCLI(LightningCLI):
         plugins = _as_list(trainer.plugins)
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
-        return super().instantiate_trainer(**kwargs)
+        made = super().instantiate_trainer(**kwargs)
+        if sub == "fit" and made.logger is not None:
+            TwoLayerCLI.run_folder = made.log_dir  # (a class attribute: the CLI is not returned when fit raises)
+        return made
 
 
 def _check_stop(trainer: Any) -> None:
@@ -203,6 +212,7 @@ def lightning_main(args: Sequence[str] | None, verbosity: int = 0) -> TwoLayerCL
     """Run the CLI on ``args`` (None: ``sys.argv``); ``verbosity`` -1 quiet, 0 normal, 1 verbose."""
 
     before, TwoLayerCLI.verbosity = TwoLayerCLI.verbosity, verbosity  # (a class attribute: ddp_spawn pickles the class)
+    TwoLayerCLI.run_folder = None
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # args come from our main
@@ -213,8 +223,30 @@ def lightning_main(args: Sequence[str] | None, verbosity: int = 0) -> TwoLayerCL
                 auto_configure_optimizers=False,
                 save_config_kwargs={"overwrite": True},
                 trainer_defaults=TRAINER_DEFAULTS,
-                parser_kwargs={"description": DESCRIPTION, "prog": "torchtwolayer"},
+                parser_kwargs={"description": DESCRIPTION, "prog": "torchtwolayer", "exit_on_error": False},
                 args=args,
             )
+    except DivergenceError:
+        _discard_refused_run(TwoLayerCLI.run_folder)
+        raise
     finally:
         TwoLayerCLI.verbosity = before
+
+
+RUN_FILES = ("metrics.csv", "hparams.yaml", "config.yaml", "learning_curves.png", "decision_boundary.png")
+
+
+def _discard_refused_run(folder: str | None) -> None:
+    """A fit that diverged before its first checkpoint leaves no run folder: its files (those a run
+    writes, and a killed save's temporaries) are removed, then the folder if nothing else is in it.
+    A run that saved a good checkpoint keeps it: the divergence message names it for resuming."""
+    if folder is None or not Path(folder).is_dir() or any(Path(folder).glob("checkpoints/*.ckpt")):
+        return
+    for name in RUN_FILES:
+        Path(folder, name).unlink(missing_ok=True)
+    checkpoints = Path(folder, "checkpoints")
+    if checkpoints.is_dir():
+        remove_stale_temporaries(checkpoints)
+    for empty in (checkpoints, Path(folder)):
+        if empty.is_dir() and not any(empty.iterdir()):
+            empty.rmdir()
