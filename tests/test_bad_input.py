@@ -206,7 +206,7 @@ CASES = [
     ("batch larger than data", cli("--data.batch_size", "5000"), ValueError, "larger than the 320 training rows"),
     ("negative batch", cli("--data.batch_size", "-1"), ValueError, "batch_size must be a positive"),
     ("too few samples", cli("--data.n_samples", "1"), ValueError, "n_samples must be at least 2"),
-    ("unknown activation", cli("--model.activation", "gelu"), ArgumentError, "Got value: gelu; `torchtwolayer fit --help`"),
+    ("unknown activation", cli("--model.activation", "gelu"), ArgumentError, "gelu; `torchtwolayer fit --help`"),
     ("unknown flag", cli("--model.hiden_size", "8"), ArgumentError, "unrecognized arguments: --model.hiden_size 8"),
     ("text for a number", cli("--model.lr", "fast"), ArgumentError, 'Parser key "model.lr": Expected a <class'),
     *[  # any flag, any spelling of a non-finite number: one line, before the parser prints its usage

@@ -12,7 +12,6 @@ from typing import IO, Any
 
 import numpy as np
 
-
 # `.NAME.PID-HEX.tmp`: the temporary files of write_atomically (`.NAME.HEX.tmp` before the pid was in the name)
 TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.tmp")
 

@@ -60,9 +60,8 @@ class TwoLayerCLI(LightningCLI):
             if action.dest in HELP:
                 action.help = HELP[action.dest]
         parser.add_argument("--output", type=str | None, default=None, help="predict: the CSV file to write")
-        parser.add_argument(
-            "--overwrite", action=ActionYesNo(no_prefix=None), default=False, help="predict: replace --output if it exists"
-        )
+        switch = ActionYesNo(no_prefix=None)  # `--overwrite`, no value (commands.py still reads `--overwrite true`)
+        parser.add_argument("--overwrite", action=switch, default=False, help="predict: replace --output if it exists")
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse, then resolve and check ``ckpt_path`` before Lightning loads it."""
