@@ -10,6 +10,7 @@ resolved and checked by :meth:`TwoLayerCLI.parse_arguments` before Lightning rea
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from ..data.module import TwoLayerDataModule
 from ..files import remove_stale_temporaries
 from .callbacks import MONITOR, EpochLines, RunSummary, checkpoint_callbacks, is_terminal
 from .checkpoints import AtomicCheckpointIO, find_checkpoint, load_checkpoint
-from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table
+from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table, table_defaults
 from .module import ARCHITECTURE, DivergenceError, TwoLayerModule
 from .writer import PredictionWriter
 
@@ -103,6 +104,28 @@ class TwoLayerCLI(LightningCLI):
             group, name = key.split(".")
             if name not in given[group]:
                 config[group][name] = value
+
+    def instantiate_classes(self) -> None:
+        """Lightning's, then a table's defaults for its task, which is known once the data module has
+        read the target: a regression table's model is made again with them (see ``_task_defaults``)."""
+        super().instantiate_classes()
+        changes = self._task_defaults()
+        if changes:
+            cls = type(self.model)
+            kept = {k: v for k, v in self.model.hparams.items() if k in inspect.signature(cls).parameters}
+            self.model = cls(**{**kept, **changes})
+
+    def _task_defaults(self) -> dict[str, Any]:
+        """The model settings of :func:`table_defaults` for the data's task that differ from those the
+        model was made with (TABULAR's), for the flags not given; also written into the run's config."""
+        if self.subcommand != "fit" or self.checkpoint is not None or not is_table(self.datamodule.hparams.dataset):
+            return {}
+        changes = {}
+        for key, value in table_defaults(self.datamodule.task).items():
+            group, name = key.split(".")
+            if group == "model" and name not in self._given_model and self.model.hparams[name] != value:
+                changes[name] = self.config[self.subcommand].model[name] = value
+        return changes
 
     def _take_from_checkpoint(self, config: Any, sub: str) -> None:
         """The architecture, the data's settings and its learned transform from the checkpoint;
