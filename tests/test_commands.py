@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUIET, fit, last_checkpoint, write_csv
+import yaml
+from helpers import QUIET, fit, last_checkpoint, load_script, write_csv
 
 from torchtwolayer.commands import COMMANDS, main
+from torchtwolayer.lightning.defaults import table_defaults
 
 TESTS = Path(__file__).resolve().parent
 
@@ -151,6 +153,29 @@ def test_a_csv_without_flags_gets_the_tabular_defaults():
     # flags win, also one equal to the flower's default
     assert fit("--data.dataset", str(train), "--model.hidden_size", "4", "--trainer.max_steps", "10") == 0
     assert torch.load(last_checkpoint(), weights_only=True)["hyper_parameters"]["hidden_size"] == 4
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_a_table_without_model_flags_gets_its_tasks_defaults(task, capsys):
+    """The regression table is the one where 64 units at lr 0.3 (classification's) diverged by step 8:
+    300 cars with a model year and a text column, miles per gallon in its own units."""
+    if task == "regression":
+        load_script("tabular_defaults").make_cars(300).to_csv("t.csv", index=False)
+    else:
+        write_csv(Path("t.csv"), n=300)
+    assert fit("--data.dataset", "t.csv", "--trainer.max_epochs", "5") == 0
+    expected = {k.split(".")[1]: v for k, v in table_defaults(task).items() if k.startswith("model.")}
+    hp = torch.load(last_checkpoint(), weights_only=True)["hyper_parameters"]
+    assert hp["task"] == task and {k: hp[k] for k in expected} == expected
+    config = yaml.safe_load(Path("runs/torchtwolayer/version_0/config.yaml").read_text())["model"]
+    assert {k: config[k] for k in expected} == expected  # the run's config says what it trained with
+    assert fit("--data.dataset", "t.csv", "--trainer.max_epochs", "5", "--model.lr", "0.01") == 0  # a flag wins
+    hp = torch.load(last_checkpoint(), weights_only=True)["hyper_parameters"]
+    assert hp["lr"] == 0.01 and hp["hidden_size"] == expected["hidden_size"]
+    if task == "regression":  # classification's settings on this table: refused for divergence
+        assert fit("--data.dataset", "t.csv", *(f"--{k}={v}" for k, v in table_defaults("binary").items()
+                                                if k.startswith("model."))) == 2  # fmt: skip
+        assert "training diverged by step" in capsys.readouterr().err
 
 
 def test_compat_reads_the_launchers_start_method():
