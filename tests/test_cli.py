@@ -12,6 +12,7 @@ from helpers import QUIET, fit, last_checkpoint, weights, write_csv
 from torchtwolayer.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
+FLOWER_TRAIN_POINTS = 320  # the flower's 400 points less the 20 % validation split
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +25,13 @@ def test_default_fit_reaches_90_percent_training_accuracy_on_the_flower(default_
     assert "Finished after 10000 steps" in out
     train_line = next(line for line in out.splitlines() if line.strip().startswith("train"))
     accuracy = float(train_line.split("acc")[1].split()[0])
-    # The README reports 0.928 (297 of 320 points), made on another CPU. float32 kernels differ
-    # between CPUs, and a few points near the boundary may change side: 0.90 leaves 9 points.
-    assert accuracy >= 0.90, out
+    right = round(accuracy * FLOWER_TRAIN_POINTS)
+    # float32 kernels differ between CPUs and move points near the boundary from side to side.
+    # Measured: 294 (AVX-512), 295 (AVX2, and the generic kernels: ATEN_CPU_CAPABILITY=avx2|default)
+    # on one Xeon, 297 on the CPU of the README's figure. The bound allows twice that spread below
+    # the lowest: 294 - 2 × 3 = 288 points, 90 %.
+    measured = (294, 295, 297)
+    assert right >= min(measured) - 2 * (max(measured) - min(measured)), out
     assert "Scores of runs/torchtwolayer/version_0/checkpoints/best.ckpt (best, lowest val/loss)" in out
     assert "Run files: runs/torchtwolayer/version_0" in out
     assert "predict --ckpt_path runs/torchtwolayer/version_0/checkpoints/best.ckpt" in out
