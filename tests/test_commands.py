@@ -2,8 +2,10 @@
 testing, resuming (new settings apply; nothing to do is said), and the CSV defaults. (SIGTERM:
 tests/test_interruption.py.)"""
 
+import logging
 import subprocess
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -60,6 +62,28 @@ def test_default_output_is_quiet_and_quiet_is_only_the_summary(capfd, caplog):
         assert "epoch 0" not in out and "Finished after 100 steps" in out and "usage" not in err
     assert main(["fit", "-v", "--trainer.max_steps", "100"]) == 0
     assert "GPU available" in caplog.text + "".join(capfd.readouterr())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--data.val_fraction", "0", "--trainer.max_steps", "5"],  # no validation split
+        ["--data.test_fraction", "0.2", "--trainer.max_steps", "3"],  # stopped before the first validation
+    ],
+    ids=["no validation split", "stopped before validation"],
+)
+def test_no_lightning_message_that_means_nothing_to_the_user(args, capfd, caplog):
+    train = write_csv(Path("train.csv"), n=100)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")  # every warning a user would see: Python hides these kinds by default
+        for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", hidden)
+        assert fit("--data.dataset", str(train), *args) == 0
+        assert main(["test", *QUIET, "--ckpt_path", str(last_checkpoint()), "--data.dataset", str(train)]) in (0, 2)
+    assert [str(w.message) for w in shown] == []
+    err = capfd.readouterr().err
+    assert [line for line in err.splitlines() if not line.startswith(("note:", "torchtwolayer: error:"))] == []
+    assert all(r.name.startswith("torchtwolayer") for r in caplog.records if r.levelno >= logging.WARNING)
 
 
 def test_best_checkpoint_is_kept_beside_last_and_test_reuses_the_split(capsys):

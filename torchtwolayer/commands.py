@@ -54,6 +54,7 @@ QUIET_WARNINGS = (  # noise that says nothing a user can act on
     r".*Checkpoint directory .* exists and is not empty",
     r"Be aware that when using `ckpt_path`",  # evaluation needs no training callbacks
     r"Couldn't infer the batch indices",  # the writer writes whole epochs
+    r"Total length of .* across ranks is zero",  # an empty validation split (--data.val_fraction 0)
 )
 
 
