@@ -12,6 +12,7 @@ from helpers import QUIET, fit, last_checkpoint, weights, write_csv
 from torchtwolayer.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
+FLOWER_TRAIN_POINTS = 320  # the flower's 400 points less the 20 % validation split
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +25,13 @@ def test_default_fit_reaches_90_percent_training_accuracy_on_the_flower(default_
     assert "Finished after 10000 steps" in out
     train_line = next(line for line in out.splitlines() if line.strip().startswith("train"))
     accuracy = float(train_line.split("acc")[1].split()[0])
-    # The README reports 0.928 (297 of 320 points), made on another CPU. float32 kernels differ
-    # between CPUs, and a few points near the boundary may change side: 0.90 leaves 9 points.
-    assert accuracy >= 0.90, out
+    right = round(accuracy * FLOWER_TRAIN_POINTS)
+    # float32 kernels differ between CPUs and move points near the boundary from side to side.
+    # Measured: 294 (AVX-512), 295 (AVX2, and the generic kernels: ATEN_CPU_CAPABILITY=avx2|default)
+    # on one Xeon, 297 on the CPU of the README's figure. The bound allows twice that spread below
+    # the lowest: 294 - 2 × 3 = 288 points, 90 %.
+    measured = (294, 295, 297)
+    assert right >= min(measured) - 2 * (max(measured) - min(measured)), out
     assert "Scores of runs/torchtwolayer/version_0/checkpoints/best.ckpt (best, lowest val/loss)" in out
     assert "Run files: runs/torchtwolayer/version_0" in out
     assert "predict --ckpt_path runs/torchtwolayer/version_0/checkpoints/best.ckpt" in out
@@ -61,9 +66,14 @@ def test_predict_refuses_to_overwrite_and_picks_a_new_default_name(tmp_path, cap
     ckpt = str(last_checkpoint())
     Path("mine.csv").write_text("precious\n")
     args = ["predict", *QUIET, "--ckpt_path", ckpt, "--data.dataset", str(train)]
-    assert main([*args, "--output", "mine.csv"]) == 2
-    assert "already exists" in capsys.readouterr().err
-    assert Path("mine.csv").read_text() == "precious\n"
+    for keep in ([], ["--overwrite", "false"], ["--overwrite=false"]):
+        assert main([*args, "--output", "mine.csv", *keep]) == 2
+        assert "already exists" in capsys.readouterr().err
+        assert Path("mine.csv").read_text() == "precious\n"
+    for replace in (["--overwrite"], ["--overwrite", "true"], ["--overwrite=true"]):  # a switch; `true` still read
+        Path("mine.csv").write_text("precious\n")
+        assert main([*args, "--output", "mine.csv", *replace]) == 0
+        assert Path("mine.csv").read_text().startswith("prediction,p_0,p_1\n")
     assert main(args) == 0 and main(args) == 0
     assert sorted(p.name for p in Path("predictions").iterdir()) == ["train-1.csv", "train.csv"]
 

@@ -2,15 +2,20 @@
 testing, resuming (new settings apply; nothing to do is said), and the CSV defaults. (SIGTERM:
 tests/test_interruption.py.)"""
 
+import logging
 import subprocess
 import sys
+import warnings
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUIET, fit, last_checkpoint, write_csv
+import yaml
+from helpers import QUIET, fit, last_checkpoint, load_script, write_csv
 
 from torchtwolayer.commands import COMMANDS, main
+from torchtwolayer.lightning.defaults import table_defaults
 
 TESTS = Path(__file__).resolve().parent
 
@@ -51,11 +56,34 @@ def test_default_output_is_quiet_and_quiet_is_only_the_summary(capfd, caplog):
     assert "Finished after 200 steps" in out
     for noise in ("Seed set to", "GPU available", "litlogger", "LeafSpec"):
         assert noise not in out + err + caplog.text
-    assert main(["-q", "fit", "--trainer.max_steps", "100"]) == 0
-    out, err = capfd.readouterr()
-    assert "epoch 0" not in out and "Finished after 100 steps" in out
-    assert main(["-v", "fit", "--trainer.max_steps", "100"]) == 0
+    for quiet in (["-q", "fit"], ["fit", "-q"], ["fit", "--trainer.max_steps", "50", "--quiet"]):  # before or after
+        assert main([*quiet, "--trainer.max_steps", "100"]) == 0
+        out, err = capfd.readouterr()
+        assert "epoch 0" not in out and "Finished after 100 steps" in out and "usage" not in err
+    assert main(["fit", "-v", "--trainer.max_steps", "100"]) == 0
     assert "GPU available" in caplog.text + "".join(capfd.readouterr())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--data.val_fraction", "0", "--trainer.max_steps", "5"],  # no validation split
+        ["--data.test_fraction", "0.2", "--trainer.max_steps", "3"],  # stopped before the first validation
+    ],
+    ids=["no validation split", "stopped before validation"],
+)
+def test_no_lightning_message_that_means_nothing_to_the_user(args, capfd, caplog):
+    train = write_csv(Path("train.csv"), n=100)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")  # every warning a user would see: Python hides these kinds by default
+        for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", hidden)
+        assert fit("--data.dataset", str(train), *args) == 0
+        assert main(["test", *QUIET, "--ckpt_path", str(last_checkpoint()), "--data.dataset", str(train)]) in (0, 2)
+    assert [str(w.message) for w in shown] == []
+    err = capfd.readouterr().err
+    assert [line for line in err.splitlines() if not line.startswith(("note:", "torchtwolayer: error:"))] == []
+    assert all(r.name.startswith("torchtwolayer") for r in caplog.records if r.levelno >= logging.WARNING)
 
 
 def test_best_checkpoint_is_kept_beside_last_and_test_reuses_the_split(capsys):
@@ -86,6 +114,25 @@ def test_best_checkpoint_is_kept_beside_last_and_test_reuses_the_split(capsys):
     X, Y = dm.tensors("test")
     assert len(X) == 50  # every row
     assert f"{model.score(X, Y)['loss']:.4f}"[:5] in out
+
+
+def test_a_refused_fit_leaves_no_run_and_last_and_best_say_which_run_they_picked(capsys, caplog):
+    """A fit that diverges before its first checkpoint leaves no version folder; ``best`` then picks
+    the run before it, and a note says which (its folder and when it was saved)."""
+    train = write_csv(Path("train.csv"), n=60)
+    assert fit("--data.dataset", str(train), "--data.test_fraction", "0.2", "--trainer.max_steps", "10") == 0
+    assert fit("--data.dataset", str(train), "--data.test_fraction", "0.2", "--model.lr", "1e30") == 2
+    assert "training diverged" in capsys.readouterr().err
+    assert sorted(p.name for p in Path("runs/torchtwolayer").iterdir()) == ["version_0"]  # no version_1
+    for which in ("best", "last"):
+        caplog.clear()
+        assert main(["test", *QUIET, "--ckpt_path", which]) == 0
+        notes = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"note: --ckpt_path {which}")]
+        saved = Path(f"runs/torchtwolayer/version_0/checkpoints/{which}.ckpt").stat().st_mtime
+        assert notes == [
+            f"note: --ckpt_path {which} is runs/torchtwolayer/version_0/checkpoints/{which}.ckpt: run version_0, "
+            f"saved {datetime.fromtimestamp(saved):%Y-%m-%d %H:%M:%S}"
+        ]
 
 
 def test_resume_applies_a_new_learning_rate_and_says_so(caplog):
@@ -130,6 +177,29 @@ def test_a_csv_without_flags_gets_the_tabular_defaults():
     # flags win, also one equal to the flower's default
     assert fit("--data.dataset", str(train), "--model.hidden_size", "4", "--trainer.max_steps", "10") == 0
     assert torch.load(last_checkpoint(), weights_only=True)["hyper_parameters"]["hidden_size"] == 4
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_a_table_without_model_flags_gets_its_tasks_defaults(task, capsys):
+    """The regression table is the one where 64 units at lr 0.3 (classification's) diverged by step 8:
+    300 cars with a model year and a text column, miles per gallon in its own units."""
+    if task == "regression":
+        load_script("tabular_defaults").make_cars(300).to_csv("t.csv", index=False)
+    else:
+        write_csv(Path("t.csv"), n=300)
+    assert fit("--data.dataset", "t.csv", "--trainer.max_epochs", "5") == 0
+    expected = {k.split(".")[1]: v for k, v in table_defaults(task).items() if k.startswith("model.")}
+    hp = torch.load(last_checkpoint(), weights_only=True)["hyper_parameters"]
+    assert hp["task"] == task and {k: hp[k] for k in expected} == expected
+    config = yaml.safe_load(Path("runs/torchtwolayer/version_0/config.yaml").read_text())["model"]
+    assert {k: config[k] for k in expected} == expected  # the run's config says what it trained with
+    assert fit("--data.dataset", "t.csv", "--trainer.max_epochs", "5", "--model.lr", "0.01") == 0  # a flag wins
+    hp = torch.load(last_checkpoint(), weights_only=True)["hyper_parameters"]
+    assert hp["lr"] == 0.01 and hp["hidden_size"] == expected["hidden_size"]
+    if task == "regression":  # classification's settings on this table: refused for divergence
+        assert fit("--data.dataset", "t.csv", *(f"--{k}={v}" for k, v in table_defaults("binary").items()
+                                                if k.startswith("model."))) == 2  # fmt: skip
+        assert "training diverged by step" in capsys.readouterr().err
 
 
 def test_compat_reads_the_launchers_start_method():

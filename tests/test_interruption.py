@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUIET, fit, weights
+from helpers import QUIET, files_under, fit, weights
 
 from torchtwolayer.lightning.cli import lightning_main
 from torchtwolayer.lightning.module import DivergenceError
@@ -99,8 +99,9 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(lr, t
     step = int(message.split("diverged by step ")[1].split(":")[0])
     assert "the cost J is" in message and f"try --model.lr {float(lr) / 10:g}" in message
     last = Path("runs/torchtwolayer/version_0/checkpoints/last.ckpt")
-    if lr == "1e30":  # diverged in the first epoch, before any save: nothing bad is saved
-        assert step == 5 and "No checkpoint had been written yet" in message and not last.exists()
+    if lr == "1e30":  # diverged in the first epoch, before any save: refused, and no run folder is left
+        assert step == 5 and "No checkpoint had been written yet" in message
+        assert not Path("runs/torchtwolayer/version_0").exists()
         return
     assert step > 5
     assert f"The last good checkpoint is kept: {last}" in message
@@ -132,3 +133,47 @@ def test_a_save_that_dies_midway_leaves_the_previous_checkpoint(tmp_path, monkey
     monkeypatch.setattr(torch, "save", real_save)
     assert torch.load(path, weights_only=True)["global_step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left behind
+
+
+KILLED_WRITE = """
+import os, signal, sys
+from torchtwolayer.files import write_atomically
+
+def dies(f):
+    f.write(b"partial bytes")
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)  # no chance to clean anything up
+
+write_atomically(sys.argv[1], dies, binary=True)
+"""
+
+
+@pytest.mark.parametrize("next_start", ["the next save", "fit --ckpt_path last"])
+def test_a_save_killed_midway_leaves_no_temporary_file_after_the_next_start(next_start, tmp_path, monkeypatch):
+    """SIGKILL while a checkpoint is written leaves its temporary file; the next save in that folder,
+    or the next ``--ckpt_path last|best``, removes it, and only files named as a dead writer's
+    temporaries: other files, other names, and a live writer's temporary stay as they were."""
+    from torchtwolayer.lightning.checkpoints import AtomicCheckpointIO, find_checkpoint
+
+    folder = tmp_path / "runs/torchtwolayer/version_0/checkpoints"
+    folder.mkdir(parents=True)
+    AtomicCheckpointIO().save_checkpoint({"global_step": 1}, folder / "last.ckpt")
+    proc = subprocess.run([sys.executable, "-c", KILLED_WRITE, str(folder / "last.ckpt")], timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    (left,) = folder.glob(".last.ckpt.*.tmp")  # what the kill left
+    older = folder / ".best.ckpt.0123456789ab.tmp"  # the name before the writer's pid was in it
+    kept = [folder / n for n in ("notes.tmp", ".last.ckpt.tmp", ".last.ckpt.zz.tmp", "last.ckpt.0123456789ab.tmp",
+                                 f".last.ckpt.{os.getpid()}-0123456789ab.tmp")]  # fmt: skip
+    for path in (older, *kept):
+        path.write_text("x")
+    before = files_under(tmp_path)
+    if next_start == "the next save":
+        AtomicCheckpointIO().save_checkpoint({"global_step": 2}, folder / "last.ckpt")
+    else:
+        assert find_checkpoint("last", tmp_path / "runs", "torchtwolayer") == folder / "last.ckpt"
+    assert not left.exists() and not older.exists()
+    after = files_under(tmp_path)
+    assert {k: v for k, v in after.items() if not k.endswith("last.ckpt")} == {
+        k: v for k, v in before.items() if k not in (str(left), str(older)) and not k.endswith("last.ckpt")
+    }
+    assert torch.load(folder / "last.ckpt", weights_only=True)["global_step"] == (2 if "save" in next_start else 1)

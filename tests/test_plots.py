@@ -3,7 +3,9 @@
 import re
 from pathlib import Path
 
+import matplotlib
 import matplotlib.image
+import numpy as np
 import pytest
 import torch
 from helpers import ROOT, load_script
@@ -64,9 +66,36 @@ def test_fit_writes_curves_and_boundary_and_plot_commands_redraw_them(default_ru
     monkeypatch.chdir(tmp_path)
     assert main(["plot", "curves", str(folder / run), "--output", "curves.png"]) == 0
     assert png_shape(Path("curves.png")) == (400, 1000)
-    ckpt = folder / run / "checkpoints/last.ckpt"
+    ckpt = folder / run / "checkpoints/best.ckpt"  # the checkpoint fit's picture shows
     assert main(["plot", "boundary", "--ckpt_path", str(ckpt), "--output", "b.png"]) == 0
-    assert png_shape(Path("b.png")) == (400, 500)
+    # the same picture as fit's, points coloured by class (the same program on the same machine: equal pixels)
+    drawn, fits = matplotlib.image.imread("b.png"), matplotlib.image.imread(folder / run / "decision_boundary.png")
+    assert drawn.shape == fits.shape == (400, 500, 4) and (drawn == fits).all()
+    assert all(class_pixels(drawn))
+
+
+def class_pixels(image) -> list[int]:
+    """Pixels of each class's point colour (the ends of the binary colour map, drawn opaque; the field
+    beneath is drawn at alpha 0.6 over white, so it never has these colours)."""
+    rgb = image[..., :3]
+    ends = [np.asarray(matplotlib.colormaps["RdBu_r"](v)[:3]) for v in (0.0, 1.0)]
+    return [int((np.abs(rgb - end).max(-1) < 1.5 / 255).sum()) for end in ends]
+
+
+def test_plot_boundary_of_another_file_colours_its_points_by_class(default_run, tmp_path, monkeypatch):
+    folder, _ = default_run
+    ckpt = folder / "runs/torchtwolayer/version_0/checkpoints/best.ckpt"
+    monkeypatch.chdir(tmp_path)
+    X, y = make_dataset("planar", 60, seed=3)
+    rows = "\n".join(f"{a:.5f},{b:.5f},{int(c)}" for (a, b), c in zip(X.tolist(), y.tolist(), strict=True))
+    Path("new.csv").write_text("x1,x2,label\n" + rows + "\n")
+    Path("unlabelled.csv").write_text("x1,x2\n" + "\n".join(r.rsplit(",", 1)[0] for r in rows.splitlines()) + "\n")
+    pixels = {}
+    for name in ("new", "unlabelled"):
+        args = ["plot", "boundary", "--ckpt_path", str(ckpt), "--dataset", f"{name}.csv", "--output", f"{name}.png"]
+        assert main(args) == 0
+        pixels[name] = class_pixels(matplotlib.image.imread(f"{name}.png"))
+    assert all(pixels["new"]) and not any(pixels["unlabelled"])  # points without a label: one neutral colour
 
 
 def test_plot_commands_give_clear_errors(tmp_path, monkeypatch, capsys):
@@ -112,8 +141,9 @@ def test_readme_sweep_table_is_the_scripts_own_output(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the script's default output folder is the working folder's
     load_script("hidden_size_sweep").main(["--no-figure"])
     fresh = (tmp_path / "hidden_size_sweep/hidden_size_sweep.md").read_text().strip().splitlines()
-    readme = (ROOT / "README.md").read_text()
-    shown = re.search(r"<!-- sweep-table:start -->\n(.*?)\n<!-- sweep-table:end -->", readme, re.S).group(1)
+    pages = [*sorted((ROOT / "docs").glob("**/*.md")), ROOT / "README.md"]  # wherever the docs keep the table
+    marked = r"<!-- sweep-table:start -->\n(.*?)\n<!-- sweep-table:end -->"
+    shown = next(m.group(1) for page in pages if (m := re.search(marked, page.read_text(), re.S)))
     shown = shown.splitlines()
     assert [line.split("|")[1] for line in shown] == [line.split("|")[1] for line in fresh]
     # The README's table was made on another CPU. The sweep runs in float64, yet 5 000 steps at

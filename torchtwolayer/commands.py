@@ -7,9 +7,11 @@ Lightning is imported only by the commands that train or evaluate, so ``torchtwo
 
 from __future__ import annotations
 
+import argparse
 import errno
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +29,7 @@ COMMANDS = {
     "export": "write a checkpoint as one ONNX graph that takes raw features",
     "playground": "a local page where the network trains while you watch (--no-browser, --port)",
 }
-USAGE = f"""usage: {PROG} [-v | -q] COMMAND [--help] [ARGS]
+USAGE = f"""usage: {PROG} COMMAND [-v | -q] [--help] [ARGS]
 
 The one-hidden-layer network of the course note, with its backward written by hand.
 
@@ -38,8 +40,13 @@ options:
   -h, --help     show this message; `{PROG} COMMAND --help` shows a command's options
   -v, --verbose  also show Lightning's own messages and the model summary
   -q, --quiet    print only the final summary (no progress bar, no per-epoch lines)
+  (-v and -q may come before or after the command; switches such as --overwrite take no value)
 """
 EXIT_USAGE, EXIT_SIGTERM = 2, 143
+VERBOSITY = {"-v": 1, "--verbose": 1, "-q": -1, "--quiet": -1}
+SWITCHES = ("--overwrite",)  # plain switches; the older spelling `--overwrite true|false` is still read
+NON_FINITE = ("nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+NAME_VALUED = ("--data.dataset", "--data.target", "--output", "--ckpt_path", "--config")  # a value here is a name
 LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
 QUIET_WARNINGS = (  # noise that says nothing a user can act on
     r".*isinstance\(treespec, LeafSpec\)",
@@ -49,15 +56,13 @@ QUIET_WARNINGS = (  # noise that says nothing a user can act on
     r".*Checkpoint directory .* exists and is not empty",
     r"Be aware that when using `ckpt_path`",  # evaluation needs no training callbacks
     r"Couldn't infer the batch indices",  # the writer writes whole epochs
+    r"Total length of .* across ranks is zero",  # an empty validation split (--data.val_fraction 0)
 )
 
 
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of the ``torchtwolayer`` console script; returns the exit status."""
-    argv = list(sys.argv[1:] if args is None else args)
-    verbosity = 0
-    while argv[:1] and argv[0] in ("-v", "--verbose", "-q", "--quiet"):
-        verbosity = 1 if argv.pop(0) in ("-v", "--verbose") else -1
+    argv, verbosity = _take_verbosity(list(sys.argv[1:] if args is None else args))
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE, end="")
         return 0 if argv else EXIT_USAGE
@@ -69,13 +74,46 @@ def main(args: Sequence[str] | None = None) -> int:
         return _run(command, argv, verbosity)
 
 
+def _take_verbosity(argv: list[str]) -> tuple[list[str], int]:
+    """``argv`` without ``-v``/``-q`` (before or after the command; the last one given wins), and the verbosity."""
+    verbosity, kept = 0, []
+    for arg in argv:
+        if arg in VERBOSITY:
+            verbosity = VERBOSITY[arg]
+        else:
+            kept.append(arg)
+    return kept, verbosity
+
+
+def _one_spelling(argv: list[str]) -> list[str]:
+    """The switches as switches (``--overwrite true`` → ``--overwrite``, ``--overwrite false`` → nothing),
+    and a non-finite number given to any flag refused in one line before a parser prints its usage."""
+    out: list[str] = []
+    for k, arg in enumerate(argv):
+        flag, _, value = arg.partition("=")
+        if not value and k + 1 < len(argv) and flag.startswith("--"):
+            value = argv[k + 1]
+        if flag.startswith("--") and flag not in NAME_VALUED and value.lower() in NON_FINITE:
+            raise ValueError(f"{flag} {value} is not a finite number; give a finite value, e.g. {flag} 0.1")
+        if out and out[-1] in SWITCHES and arg.lower() in ("true", "false"):
+            if arg.lower() == "false":
+                out.pop()
+            continue
+        if flag in SWITCHES and arg != flag:
+            out += [flag] if value.lower() == "true" else [] if value.lower() == "false" else [arg]
+            continue
+        out.append(arg)
+    return out
+
+
 def _run(command: str, argv: list[str], verbosity: int) -> int:
     try:
-        return _dispatch(command)(argv, verbosity)
+        return _dispatch(command)(_one_spelling(argv), verbosity)
     except Exception as error:  # every failure becomes one line, unless debugging
         if os.environ.get("TORCHTWOLAYER_DEBUG") or not _is_user_error(error):
             raise
-        print(f"{PROG}: error: {_describe(error)}", file=sys.stderr)
+        hint = f"; `{PROG} {command} --help` lists the options" if isinstance(error, argparse.ArgumentError) else ""
+        print(f"{PROG}: error: {_describe(error)}{hint}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -118,7 +156,8 @@ def _lightning_command(argv: list[str], verbosity: int) -> int:
 
 def _is_user_error(error: BaseException) -> bool:
     """Errors of input, files and settings; a bug (anything else) keeps its traceback."""
-    user = (ValueError, TypeError, OSError, LookupError, MemoryError, ImportError)  # ImportError: a missing extra
+    user = (ValueError, TypeError, OSError, LookupError, MemoryError, ImportError, argparse.ArgumentError)
+    # (ImportError: a missing extra; ArgumentError: the command's parser, which prints no usage)
     if isinstance(error, user) or _out_of_memory(error):
         return True
     lightning = sys.modules.get("lightning.fabric.utilities.exceptions")  # not imported: not Lightning's error
@@ -145,7 +184,7 @@ def _describe(error: BaseException) -> str:
             "--data.n_samples or --data.batch_size smaller"
         )
     message = str(error).strip() or type(error).__name__
-    return message.replace("\n", " ")
+    return re.sub(r"\s*\n\s*", " ", message)
 
 
 def _out_of_memory(error: BaseException) -> bool:

@@ -12,25 +12,57 @@ from typing import IO, Any
 
 import numpy as np
 
+# `.NAME.PID-HEX.tmp`: the temporary files of write_atomically (`.NAME.HEX.tmp` before the pid was in the name)
+TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.tmp")
+
 
 def _temporary_beside(path: Path) -> tuple[int, str]:
     """A new file beside ``path``, opened for writing, with the mode ``open()`` would give it
-    (0666 less the umask, which the kernel applies: ``mkstemp`` would make it 0600)."""
+    (0666 less the umask, which the kernel applies: ``mkstemp`` would make it 0600). Its name
+    holds this process's id, so that a later write can tell a killed writer's file from a live one's."""
     while True:
-        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        tmp = str(path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError:
             continue
 
 
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary files that a killed :func:`write_atomically` left in ``folder`` (a
+    SIGKILL leaves no chance to remove them): files named as its temporaries whose process no
+    longer runs. Nothing else is touched: other files, and a live writer's temporaries, stay."""
+    removed = []
+    for entry in Path(folder).glob(".*.tmp"):
+        match = TEMPORARY.fullmatch(entry.name)
+        if match and entry.is_file() and not entry.is_symlink() and not _running(match["pid"]):
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+def _running(pid: str | None) -> bool:
+    """Whether process ``pid`` (of this machine) runs; None: a name without a pid, from an older writer."""
+    if pid is None:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process, or not a pid: leave the file alone
+        return True
+    return True
+
+
 def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary: bool = False) -> Path:
     """Call ``write`` on a temporary file beside ``path``, then rename it over ``path``.
 
-    A kill at any moment leaves either the old file or the complete new one, never a part.
+    A kill at any moment leaves either the old file or the complete new one, never a part; the
+    temporary file a kill leaves beside ``path`` is removed by the next write in that folder.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
     try:
         fd, tmp = _temporary_beside(path)
     except PermissionError as error:  # name the folder, not the temporary file

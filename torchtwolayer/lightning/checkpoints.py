@@ -5,6 +5,8 @@ Reading and checking a checkpoint file is :mod:`torchtwolayer.checkpoint_file` (
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +15,30 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ..checkpoint_file import load_checkpoint
 from ..data.module import TwoLayerDataModule
-from ..files import write_atomically
+from ..files import remove_stale_temporaries, write_atomically
 from .module import TwoLayerModule
+
+log = logging.getLogger(__name__)
 
 
 def find_checkpoint(name: str, save_dir: str | Path, run_name: str) -> Path:
-    """``last`` or ``best``: that checkpoint of the newest run under ``save_dir/run_name``; any
-    other value is a path."""
+    """``last`` or ``best``: that checkpoint of the newest run under ``save_dir/run_name``, named in
+    a one-line note (its run folder and when it was saved); any other value is a path. The runs'
+    checkpoint folders are cleared of the temporary files a killed save left."""
     if name not in ("last", "best"):
         return Path(name)
+    for folder in Path(save_dir, run_name).glob("version_*/checkpoints"):
+        remove_stale_temporaries(folder)
     paths = list(Path(save_dir, run_name).glob(f"version_*/checkpoints/{name}.ckpt"))
     if not paths:
         hint = "train once without --ckpt_path first" if name == "last" else "best.ckpt needs a validation split"
         raise FileNotFoundError(
             f"--ckpt_path {name}: no {name}.ckpt under {Path(save_dir, run_name)}/version_*/checkpoints; {hint}"
         )
-    return max(paths, key=lambda p: p.stat().st_mtime_ns)
+    path = max(paths, key=lambda p: p.stat().st_mtime_ns)
+    saved = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S")
+    log.warning(f"note: --ckpt_path {name} is {path}: run {path.parents[1].name}, saved {saved}")
+    return path
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -10,12 +10,15 @@ resolved and checked by :meth:`TwoLayerCLI.parse_arguments` before Lightning rea
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
+from jsonargparse import ActionYesNo
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import (
     EarlyStopping,
@@ -28,13 +31,13 @@ from lightning.pytorch.cli import LightningCLI, LRSchedulerTypeTuple
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from ..data.module import TwoLayerDataModule
-from ..files import output_path
+from ..files import output_path, remove_stale_temporaries
 from .callbacks import EpochLines, RunSummary, is_terminal
 from .checkpoints import AtomicCheckpointIO, find_checkpoint, load_checkpoint
-from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table
+from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table, table_defaults
 from .kept import MONITOR, checkpoint_callbacks
 from .lr_find import PICTURE, TwoLayerTrainer, find_lr, report
-from .module import ARCHITECTURE, TwoLayerModule
+from .module import ARCHITECTURE, DivergenceError, TwoLayerModule
 from .writer import PredictionWriter
 
 PROGRESS_REFRESH_STEPS = 50  # batches between progress-bar refreshes
@@ -58,6 +61,7 @@ class TwoLayerCLI(LightningCLI):
 
     checkpoint: dict[str, Any] | None = None
     verbosity = 0  # -1: only the summary; 1: Lightning's own output too
+    run_folder: str | None = None  # the fit's version_N folder, once its trainer is made
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         for name in LINKED:
@@ -71,8 +75,9 @@ class TwoLayerCLI(LightningCLI):
         parser.add_argument(
             "--output", type=str | None, default=None, help="predict: the CSV file to write; lr-find: the PNG"
         )
+        switch = ActionYesNo(no_prefix=None)  # `--overwrite`, no value (commands.py still reads `--overwrite true`)
         parser.add_argument(
-            "--overwrite", type=bool, default=False, help="predict, lr-find: replace --output if it exists"
+            "--overwrite", action=switch, default=False, help="predict, lr-find: replace --output if it exists"
         )
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
@@ -132,6 +137,28 @@ class TwoLayerCLI(LightningCLI):
             group, name = key.split(".")
             if name not in given[group]:
                 config[group][name] = value
+
+    def instantiate_classes(self) -> None:
+        """Lightning's, then a table's defaults for its task, which is known once the data module has
+        read the target: a regression table's model is made again with them (see ``_task_defaults``)."""
+        super().instantiate_classes()
+        changes = self._task_defaults()
+        if changes:
+            cls = type(self.model)
+            kept = {k: v for k, v in self.model.hparams.items() if k in inspect.signature(cls).parameters}
+            self.model = cls(**{**kept, **changes})
+
+    def _task_defaults(self) -> dict[str, Any]:
+        """The model settings of :func:`table_defaults` for the data's task that differ from those the
+        model was made with (TABULAR's), for the flags not given; also written into the run's config."""
+        if self.subcommand != "fit" or self.checkpoint is not None or not is_table(self.datamodule.hparams.dataset):
+            return {}
+        changes = {}
+        for key, value in table_defaults(self.datamodule.task).items():
+            group, name = key.split(".")
+            if group == "model" and name not in self._given_model and self.model.hparams[name] != value:
+                changes[name] = self.config[self.subcommand].model[name] = value
+        return changes
 
     def _take_from_checkpoint(self, config: Any, sub: str) -> None:
         """The architecture, the data's settings and its learned transform from the checkpoint;
@@ -206,7 +233,10 @@ class TwoLayerCLI(LightningCLI):
         plugins = _as_list(trainer.plugins)
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
-        return super().instantiate_trainer(**kwargs)
+        made = super().instantiate_trainer(**kwargs)
+        if sub == "fit" and made.logger is not None:
+            TwoLayerCLI.run_folder = made.log_dir  # (a class attribute: the CLI is not returned when fit raises)
+        return made
 
     def _epoch_settings(self, trainer: Any, callbacks: list[Any]) -> dict[str, int]:
         """With StochasticWeightAveraging, which counts epochs, and ``max_epochs`` -1: the epochs
@@ -270,6 +300,7 @@ def lightning_main(args: Sequence[str] | None, verbosity: int = 0) -> TwoLayerCL
     """Run the CLI on ``args`` (None: ``sys.argv``); ``verbosity`` -1 quiet, 0 normal, 1 verbose."""
 
     before, TwoLayerCLI.verbosity = TwoLayerCLI.verbosity, verbosity  # (a class attribute: ddp_spawn pickles the class)
+    TwoLayerCLI.run_folder = None
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # args come from our main
@@ -281,8 +312,30 @@ def lightning_main(args: Sequence[str] | None, verbosity: int = 0) -> TwoLayerCL
                 trainer_class=TwoLayerTrainer,
                 save_config_kwargs={"overwrite": True},
                 trainer_defaults=TRAINER_DEFAULTS,
-                parser_kwargs={"description": DESCRIPTION, "prog": "torchtwolayer"},
+                parser_kwargs={"description": DESCRIPTION, "prog": "torchtwolayer", "exit_on_error": False},
                 args=args,
             )
+    except DivergenceError:
+        _discard_refused_run(TwoLayerCLI.run_folder)
+        raise
     finally:
         TwoLayerCLI.verbosity = before
+
+
+RUN_FILES = ("metrics.csv", "hparams.yaml", "config.yaml", "learning_curves.png", "decision_boundary.png")
+
+
+def _discard_refused_run(folder: str | None) -> None:
+    """A fit that diverged before its first checkpoint leaves no run folder: its files (those a run
+    writes, and a killed save's temporaries) are removed, then the folder if nothing else is in it.
+    A run that saved a good checkpoint keeps it: the divergence message names it for resuming."""
+    if folder is None or not Path(folder).is_dir() or any(Path(folder).glob("checkpoints/*.ckpt")):
+        return
+    for name in RUN_FILES:
+        Path(folder, name).unlink(missing_ok=True)
+    checkpoints = Path(folder, "checkpoints")
+    if checkpoints.is_dir():
+        remove_stale_temporaries(checkpoints)
+    for empty in (checkpoints, Path(folder)):
+        if empty.is_dir() and not any(empty.iterdir()):
+            empty.rmdir()
