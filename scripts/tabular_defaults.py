@@ -12,7 +12,7 @@ defaults for a table, ``torchtwolayer/lightning/defaults.py``) and with each of 
 scores the checkpoint each run reports (``best.ckpt``, the lowest validation loss) on every row
 of the hold-out file, and prints a Markdown table: hold-out accuracy of the zero-flag fit, the
 best of the tries, the difference, and the wall time of the zero-flag fit (the whole subprocess,
-Python and Lightning start-up included). ``--update-readme`` writes the table into the README.
+Python and Lightning start-up included). ``--update-docs`` writes the table into ``docs/benchmarks.md``.
 Needs scikit-learn and pandas.
 """
 
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 3 epochs per fit (and only wine unless --datasets)"
     )
-    parser.add_argument("--update-readme", action="store_true", help="write the table into the README")
+    parser.add_argument("--update-docs", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.datasets is None:
         args.datasets = ["wine"] if args.quick else list(DATASETS)
@@ -169,8 +169,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     table = markdown_table(results)
     (args.out / "tabular_defaults.md").write_text(table + "\n")
     print(table)
-    if args.update_readme:
-        replace_marked_section(Path(__file__).resolve().parents[1] / "README.md", "tabular-defaults", table)
+    if args.update_docs:
+        replace_marked_section(Path(__file__).resolve().parents[1] / "docs/benchmarks.md", "tabular-defaults", table)
     return results
 
 

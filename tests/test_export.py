@@ -142,10 +142,9 @@ def test_onnx_names_its_input_output_and_metadata(exported):
 # ------------------------------------------------------------------ the command, end to end
 
 
-def readme_export_blocks() -> list[str]:
-    """The ``py`` code blocks of the README's "Export to ONNX" section: onnxruntime, then Python."""
-    section = (ROOT / "README.md").read_text().split("## Export to ONNX", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```py\n(.*?)```", section, re.S)
+def docs_export_blocks() -> list[str]:
+    """The ``py`` code blocks of the docs' "Export to ONNX" page: onnxruntime, then Python."""
+    return re.findall(r"```py\n(.*?)```", (ROOT / "docs/export.md").read_text(), re.S)
 
 
 def predict(ckpt: Path, dataset: Path, output: str) -> dict[str, np.ndarray]:
@@ -156,7 +155,7 @@ def predict(ckpt: Path, dataset: Path, output: str) -> dict[str, np.ndarray]:
 
 
 def test_export_command_matches_predict_on_the_raw_csv(tmp_path, monkeypatch, capsys):
-    """fit → predict → export (refusing, then overwriting, a file) → the README's onnxruntime code."""
+    """fit → predict → export (refusing, then overwriting, a file) → the docs' onnxruntime code."""
     _onnxruntime()
     monkeypatch.chdir(tmp_path)
     train, new = write_csv(tmp_path / "train.csv"), write_csv(tmp_path / "new.csv", n=41, seed=1, target=False)
@@ -171,14 +170,14 @@ def test_export_command_matches_predict_on_the_raw_csv(tmp_path, monkeypatch, ca
     assert main(["export", "--ckpt_path", str(ckpt), "--output", "model.onnx", "--overwrite"]) == 0
     assert capsys.readouterr().out.strip() == "Wrote model.onnx"
     namespace: dict = {}
-    exec(compile(readme_export_blocks()[0], "README.md", "exec"), namespace)
+    exec(compile(docs_export_blocks()[0], "docs/export.md", "exec"), namespace)
     assert namespace["feature_names"] == ["f1", "f2", "f3"] and namespace["classes"] == [0, 1]
     np.testing.assert_allclose(namespace["P"][:, 0], predicted["p_1"], rtol=0, atol=1e-5)
     assert not list(tmp_path.glob(".model.onnx.*"))  # no temporary file left
 
 
 def test_export_api_gives_regression_values_in_the_targets_units(tmp_path, monkeypatch):
-    """The README's Python code on a regression run (``--ckpt_path last``); values equal ``predict``'s."""
+    """The docs' Python code on a regression run (``--ckpt_path last``); values equal ``predict``'s."""
     ort = _onnxruntime()
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
@@ -191,7 +190,7 @@ def test_export_api_gives_regression_values_in_the_targets_units(tmp_path, monke
     predicted = predict(last_checkpoint(), Path("new.csv"), "preds.csv")
     assert abs(predicted["prediction"].mean() - 50) < 20  # in the target's units, not standardised
     namespace: dict = {}
-    exec(compile(readme_export_blocks()[1], "README.md", "exec"), namespace)
+    exec(compile(docs_export_blocks()[1], "docs/export.md", "exec"), namespace)
     session = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
     assert session.get_outputs()[0].name == "values"
     (values,) = session.run(None, {"features": table[:40, :3].astype(np.float32)})
