@@ -69,10 +69,11 @@ def test_every_readme_link_to_a_file_exists():
     assert links and [link for link in links if not (ROOT / link).exists()] == []
 
 
-DOCS_PYTHON = [
+DOCS_PYTHON = [  # the docs' examples, except those the README shows too (tested above)
     (page.name, i, code)
     for page in sorted((ROOT / "docs").glob("*.md"))
     for i, code in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S))
+    if code not in README
 ]
 
 
