@@ -2,7 +2,8 @@
 forms (as torch's do) that Markdown does not read; this rewrites them as the page is built.
 
 ``:class:`~a.B``` (and ``:func:``, ``:meth:``, ...) → ```B```; ``:math:`x``` → ``$x$``;
-a ``.. math::`` block → ``$$ … $$`` (rendered by MathJax, ``pymdownx.arithmatex``).
+a ``.. math::`` block → ``$$ … $$`` (rendered by MathJax, ``pymdownx.arithmatex``); the note's
+``g[2](Z2)`` is kept from reading as a Markdown link.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import griffe
 
 ROLE = re.compile(r":(?:class|func|meth|mod|data|attr|obj|exc):`~?([^`]+)`")
 MATH = re.compile(r":math:`([^`]+)`")
+NOT_A_LINK = re.compile(r"(\[\d\])\(")  # g[2](Z2): the note's superscript, then a call
 MATH_BLOCK = re.compile(r"^( *)\.\. math::\n\n((?:\1 +\S.*\n|\n)+)", re.M)
 
 
@@ -30,7 +32,8 @@ def _block(match: re.Match) -> str:
 
 def rewrite(text: str) -> str:
     """The docstring ``text`` with its reStructuredText roles and math in Markdown."""
-    return ROLE.sub(_role, MATH.sub(r"$\1$", MATH_BLOCK.sub(_block, text if text.endswith("\n") else text + "\n")))
+    text = MATH_BLOCK.sub(_block, text if text.endswith("\n") else text + "\n")
+    return NOT_A_LINK.sub(r"\1&#40;", ROLE.sub(_role, MATH.sub(r"$\1$", text)))
 
 
 class RSTRoles(griffe.Extension):
