@@ -125,9 +125,12 @@ def run(cmd: list[str], log: Path, cwd: Path | None = None) -> tuple[int, str, f
 
 def failure_line(output: str) -> str:
     """The line of ``output`` that names the failure: the last ``...Error: ...`` line, else the last line."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if re.search(r"(Error|Exception|error):", line)]
-    line = (errors or lines or ["no output"])[-1]
+    lines = [line.strip() for line in output.splitlines() if line.strip()] or ["no output"]
+    errors = [i for i, line in enumerate(lines) if re.search(r"(Error|Exception|error):", line)]
+    i = errors[-1] if errors else len(lines) - 1
+    line = lines[i]
+    if line.endswith(":") and i + 1 < len(lines):  # a traceback printer that puts the message on the next line
+        line = f"{line} {lines[i + 1]}"
     return line if len(line) <= 300 else line[:297] + "..."
 
 
@@ -223,12 +226,13 @@ def table(rows: list[Row], ref: str) -> str:
     """The markdown table, its date and machine, and one numbered note per failure."""
     notes: list[str] = []
 
-    def cell(step: Step | None) -> str:
+    def cell(row: Row, name: str) -> str:
+        step = row.steps.get(name)
         if step is None:
             return "not run"
         if step.ok:
             return step.summary
-        notes.append(step.summary)
+        notes.append(f"`{row.spec}`, {name}: `{step.summary}`")
         return f"**fails** ({len(notes)})"
 
     head = ["row", *PACKAGES, *STEP_NAMES, "install s", "steps s"]
@@ -236,9 +240,9 @@ def table(rows: list[Row], ref: str) -> str:
     for row in rows:
         versions = [row.versions.get(name, "?") for name in PACKAGES]
         if "install" in row.steps:
-            results = [cell(row.steps["install"])] + ["not run"] * (len(STEP_NAMES) - 1)
+            results = [cell(row, "install")] + ["not run"] * (len(STEP_NAMES) - 1)
         else:
-            results = [cell(row.steps.get(name)) for name in STEP_NAMES]
+            results = [cell(row, name) for name in STEP_NAMES]
         run_seconds = sum(s.seconds for n, s in row.steps.items() if n != "install")
         lines.append(
             "| "
@@ -253,7 +257,7 @@ def table(rows: list[Row], ref: str) -> str:
         *lines,
     ]
     if notes:
-        text += ["", *(f"{i}. `{note}`" for i, note in enumerate(notes, 1))]
+        text += ["", *(f"{i}. {note}" for i, note in enumerate(notes, 1))]
     return "\n".join(text)
 
 
