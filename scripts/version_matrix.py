@@ -128,7 +128,7 @@ def failure_line(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()] or ["no output"]
     errors = [i for i, line in enumerate(lines) if re.search(r"(Error|Exception|error):", line)]
     i = errors[-1] if errors else len(lines) - 1
-    line = lines[i]
+    line = re.sub(r"^E\s+", "", lines[i])  # pytest's error lines start with "E"
     if line.endswith(":") and i + 1 < len(lines):  # a traceback printer that puts the message on the next line
         line = f"{line} {lines[i + 1]}"
     return line if len(line) <= 300 else line[:297] + "..."
