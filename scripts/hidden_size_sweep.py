@@ -3,7 +3,7 @@
     python scripts/hidden_size_sweep.py                                   # the flower, tanh
     python scripts/hidden_size_sweep.py --activations tanh sigmoid relu leaky_relu
     python scripts/hidden_size_sweep.py --datasets planar moons circles blobs gaussian_quantiles xor
-    python scripts/hidden_size_sweep.py --update-readme                   # refresh README's table and figures
+    python scripts/hidden_size_sweep.py --update-docs                     # refresh the docs' table and figures
 
 For each data set and activation: full-batch gradient descent (the note's, fused:
 :class:`torchtwolayer.GradientDescent`) with hidden sizes 1, 2, 3, 4, 5, 20, 50, lr 1.2 and
@@ -11,7 +11,7 @@ For each data set and activation: full-batch gradient descent (the note's, fused
 initialisation (N(0, 0.01²) weights), a fixed seed, in float64 like the course's numpy; one
 figure with a decision-boundary panel per hidden size, and a markdown table: hidden size →
 training accuracy and final cost. Everything is written to ``--out`` (default:
-``hidden_size_sweep/`` in the working folder); only ``--update-readme`` touches the repository.
+``hidden_size_sweep/`` in the working folder); only ``--update-docs`` touches the repository.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from torchtwolayer.files import replace_marked_section
 from torchtwolayer.plots import draw_decision_boundary, plot_decision_boundary, save
 
 ROOT = Path(__file__).resolve().parents[1]
-README_FIGURES = ROOT / "scripts" / "figures"
+DOCS_FIGURES = ROOT / "docs" / "figures"
+DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
 
 SIZES = (1, 2, 3, 4, 5, 20, 50)
-README_SECTION = "sweep-table"  # <!-- sweep-table:start --> … <!-- sweep-table:end --> in the README
+DOCS_SECTION = "sweep-table"  # <!-- sweep-table:start --> … <!-- sweep-table:end --> in DOCS_PAGE
 
 
 def train(dataset: str, activation: str, n1: int, steps: int, lr: float, seed: int) -> dict:
@@ -109,11 +110,11 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--out", type=Path, default=Path("hidden_size_sweep"), help="folder for the outputs")
     parser.add_argument("--no-figure", action="store_true", help="only the table")
     parser.add_argument(
-        "--update-readme", action="store_true", help="write the table into README.md and its figures to scripts/figures"
+        "--update-docs", action="store_true", help="write the table to docs/benchmarks.md, its figures to docs/figures"
     )
     args = parser.parse_args(argv)
-    if args.update_readme:
-        args.out, args.no_figure = README_FIGURES, False
+    if args.update_docs:
+        args.out, args.no_figure = DOCS_FIGURES, False
     start = time.perf_counter()
     rows = sweep(args.datasets, args.activations, args.sizes, args.steps, args.lr, args.seed)
     table = markdown_table(rows)
@@ -123,16 +124,16 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     if not args.no_figure:
         print(f"\nWrote {figure(rows, args.out / 'hidden_size_sweep.png')}")
         course = [r for r in rows if (r["dataset"], r["activation"], r["hidden size"]) == ("planar", "tanh", 4)]
-        if course:  # the course's choice of network, alone, for the README
+        if course:  # the course's choice of network, alone, for the docs
             X_raw, y, transform = course[0]["_data"]
             path = plot_decision_boundary(
                 course[0]["_net"], X_raw, y, args.out / "flower_decision_boundary.png", transform,
                 title="the flower, 4 hidden tanh units", size=(4.5, 3.6), dpi=70,
             )  # fmt: skip
             print(f"Wrote {path}")
-    if args.update_readme:
-        replace_marked_section(ROOT / "README.md", README_SECTION, table)
-        print("Updated README.md")
+    if args.update_docs:
+        replace_marked_section(DOCS_PAGE, DOCS_SECTION, table)
+        print(f"Updated {DOCS_PAGE.relative_to(ROOT)}")
     print(f"({time.perf_counter() - start:.1f} s)")
     return rows
 

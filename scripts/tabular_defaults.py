@@ -17,8 +17,8 @@ a table of that task, ``torchtwolayer/lightning/defaults.py``) and with each of 
 loss) on every row of the hold-out file (accuracy, or R² in the target's units), and prints a
 Markdown table: the zero-flag fit's score, the best of the tries, the difference, and the wall
 time of the zero-flag fit (the whole subprocess, Python and Lightning start-up included). A fit
-that diverges is shown as such. ``--update-docs`` writes the table into ``docs/tables.md`` (the
-README when there is no such file). Needs scikit-learn and pandas.
+that diverges is shown as such. ``--update-docs`` writes the table into ``docs/benchmarks.md``. Needs
+scikit-learn and pandas.
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
         "--update-docs",
         "--update-readme",
         action="store_true",
-        help="write the table into docs/tables.md (the README when there is no docs/tables.md)",
+        help="write the table into docs/benchmarks.md",
     )
     args = parser.parse_args(argv)
     if args.datasets is None:
@@ -273,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     (args.out / "tabular_defaults.md").write_text(table + "\n")
     print(table)
     if args.update_docs:
-        replace_marked_section(docs_page(Path(__file__).resolve().parents[1]), "tabular-defaults", table)
+        replace_marked_section(Path(__file__).resolve().parents[1] / "docs/benchmarks.md", "tabular-defaults", table)
     return results
 
 

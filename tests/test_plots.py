@@ -1,4 +1,4 @@
-"""Pictures: PNGs of the expected size, clear errors, the sweep script and the README's table."""
+"""Pictures: PNGs of the expected size, clear errors, the sweep script and the docs' table."""
 
 import re
 from pathlib import Path
@@ -137,16 +137,15 @@ def test_sweep_runs_on_a_reduced_setting(tmp_path):
     assert png_shape(tmp_path / "flower_decision_boundary.png")
 
 
-def test_readme_sweep_table_is_the_scripts_own_output(tmp_path, monkeypatch):
+def test_docs_sweep_table_is_the_scripts_own_output(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the script's default output folder is the working folder's
     load_script("hidden_size_sweep").main(["--no-figure"])
     fresh = (tmp_path / "hidden_size_sweep/hidden_size_sweep.md").read_text().strip().splitlines()
-    pages = [*sorted((ROOT / "docs").glob("**/*.md")), ROOT / "README.md"]  # wherever the docs keep the table
-    marked = r"<!-- sweep-table:start -->\n(.*?)\n<!-- sweep-table:end -->"
-    shown = next(m.group(1) for page in pages if (m := re.search(marked, page.read_text(), re.S)))
+    page = (ROOT / "docs/benchmarks.md").read_text()
+    shown = re.search(r"<!-- sweep-table:start -->\n(.*?)\n<!-- sweep-table:end -->", page, re.S).group(1)
     shown = shown.splitlines()
     assert [line.split("|")[1] for line in shown] == [line.split("|")[1] for line in fresh]
-    # The README's table was made on another CPU. The sweep runs in float64, yet 5 000 steps at
+    # The docs' table was made on another CPU. The sweep runs in float64, yet 5 000 steps at
     # lr 1.2 amplify last-ulp differences between CPU kernels (tanh, the summation order of matrix
     # products). Forcing each x86 kernel family in turn on one machine (AVX-512, AVX2, SSE4.2:
     # ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, OPENBLAS_CORETYPE, NPY_DISABLE_CPU_FEATURES)
