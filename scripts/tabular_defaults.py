@@ -277,11 +277,5 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     return results
 
 
-def docs_page(root: Path) -> Path:
-    """Where the table lives: ``docs/tables.md``, or the README before the docs site has that page."""
-    page = root / "docs" / "tables.md"
-    return page if page.is_file() else root / "README.md"
-
-
 if __name__ == "__main__":
     main()
