@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import logging
 import os
 import re
 import sys
@@ -47,7 +46,6 @@ VERBOSITY = {"-v": 1, "--verbose": 1, "-q": -1, "--quiet": -1}
 SWITCHES = ("--overwrite",)  # plain switches; the older spelling `--overwrite true|false` is still read
 NON_FINITE = ("nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
 NAME_VALUED = ("--data.dataset", "--data.target", "--output", "--ckpt_path", "--config")  # a value here is a name
-LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
 QUIET_WARNINGS = (  # noise that says nothing a user can act on
     r".*isinstance\(treespec, LeafSpec\)",
     r"The dirpath has changed from",
@@ -143,9 +141,10 @@ def _lightning_command(argv: list[str], verbosity: int) -> int:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from .lightning.cli import NothingToDoError, lightning_main
+    from .lightning.quiet import lightning_output
 
     try:
-        with _lightning_output(verbosity):
+        with lightning_output(verbosity):
             lightning_main([argv[0].replace("-", "_"), *argv[1:]], verbosity)  # lr-find: the CLI's lr_find
     except NothingToDoError as done:
         print(done)
@@ -202,19 +201,3 @@ def _output_mode(verbosity: int) -> Iterator[None]:
             for message in QUIET_WARNINGS:
                 warnings.filterwarnings("ignore", message=message)
         yield
-
-
-@contextmanager
-def _lightning_output(verbosity: int) -> Iterator[None]:
-    """Lightning's info lines (seed, accelerators, adverts) only with ``-v``; levels restored on the
-    way out. Set after Lightning's import, which sets them itself."""
-    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    if verbosity <= 0:
-        for lg in loggers:
-            lg.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)

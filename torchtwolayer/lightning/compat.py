@@ -1,5 +1,6 @@
-"""The one place that reads a private Lightning attribute; ``tests/test_lightning.py`` fails
-loudly when an upgrade removes it."""
+"""The one place that reads a private Lightning attribute;
+``tests/test_commands.py::test_compat_reads_the_launchers_start_method`` fails loudly when an
+upgrade removes it."""
 
 from __future__ import annotations
 

@@ -71,9 +71,9 @@ def _loops() -> dict[str, Any]:
     """The state of a new Trainer's four loops: what a checkpoint of step 0 of ``fit`` holds."""
     from lightning.pytorch import Trainer
 
-    from ..commands import _lightning_output  # (the command's quiet Lightning: no lines on accelerators)
+    from ..lightning.quiet import lightning_output  # (the command's quiet Lightning: no lines on accelerators)
 
-    with _lightning_output(verbosity=0):
+    with lightning_output(verbosity=0):
         trainer = Trainer(
             accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False
         )
