@@ -211,3 +211,19 @@ def test_compat_reads_the_launchers_start_method():
     trainer = Trainer(strategy="ddp_spawn", accelerator="cpu", devices=2, logger=False)
     assert launcher_start_method(trainer) == "spawn"
     assert launcher_start_method(Trainer(accelerator="cpu", devices=1, logger=False)) is None
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["export", "--ckpt_path", "x.ckpt", "--overwrite", "maybe"], "unrecognized arguments: maybe"),
+        (["plot", "--nope"], "the following arguments are required: what"),
+        (["check", "--m", "x"], "argument --m: invalid int value: 'x'"),
+        (["playground", "--port", "x"], "argument --port: invalid int value: 'x'"),
+    ],
+    ids=["export", "plot", "check", "playground"],
+)
+def test_every_commands_parser_errors_in_one_line_without_the_usage(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"torchtwolayer: error: {message}; `torchtwolayer {argv[0]} --help` lists the options\n"

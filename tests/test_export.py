@@ -341,7 +341,7 @@ def test_a_damaged_data_state_is_named_not_a_traceback(run, tmp_path, monkeypatc
         (lambda: Path("bad.ckpt").write_bytes(b"not a checkpoint"), ["--ckpt_path", "bad.ckpt"], "cannot be read"),
         (None, ["--ckpt_path", "last"], "no last.ckpt under runs/torchtwolayer"),
         (lambda: Path("out").mkdir(), ["--ckpt_path", "x.ckpt", "--output", "out"], "out is a folder"),
-        (None, ["--ckpt_path", "x.ckpt", "--overwrite", "true"], "unrecognized arguments: true"),
+        (None, ["--ckpt_path", "x.ckpt", "--overwrite", "maybe"], "unrecognized arguments: maybe"),
     ],
     ids=["missing", "corrupt", "no-runs", "folder", "overwrite-takes-no-value"],
 )

@@ -8,7 +8,6 @@ reference and with central finite differences.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from .core.function import two_layer, two_layer_cost
 from .core.heads import HEADS
 from .core.reference import reference_cost, reference_logits
 from .core.threads import step_work, threads_for
+from .parsing import CommandParser
 
 ScalarFn = Callable[..., Tensor]
 
@@ -156,7 +156,7 @@ def format_table(results: Sequence[CheckResult]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="torchtwolayer check",
         description="Verify the hand-written backward against autograd and finite differences "
         "(float64) for every activation × head, at the sizes given.",

@@ -3,10 +3,11 @@ onnxruntime against ``predict`` before it is written."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from ..parsing import CommandParser
 
 MISSING_EXTRA = "pip install torchtwolayer[onnx]"
 
@@ -67,7 +68,7 @@ def _import_onnx(with_runtime: bool) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``torchtwolayer export``: write a checkpoint's ONNX graph; exit status 2 on bad input."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="torchtwolayer export",
         description="Write a trained run as one ONNX graph that scores raw rows as torchtwolayer predict does: one "
         "input per feature column, named as in the data file, shape (batch, 1) (numbers float32 with NaN for a "

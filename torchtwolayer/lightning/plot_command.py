@@ -9,10 +9,11 @@ from pathlib import Path
 import torch
 
 from ..files import output_path
+from ..parsing import CommandParser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="torchtwolayer plot", description=__doc__)
+    parser = CommandParser(prog="torchtwolayer plot", description=__doc__)
     sub = parser.add_subparsers(dest="what", required=True)
     boundary = sub.add_parser("boundary", help="decision boundary of a checkpoint over its 2-D data")
     boundary.add_argument("--ckpt_path", required=True, help="a checkpoint written by torchtwolayer fit")

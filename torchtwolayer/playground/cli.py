@@ -9,6 +9,7 @@ import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..parsing import CommandParser
 from .run import make_data
 from .settings import Settings
 
@@ -16,7 +17,7 @@ PROG = "torchtwolayer playground"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog=PROG,
         description="A local page where the note's network trains while you watch (see docs/playground.md).",
     )
