@@ -8,6 +8,10 @@ multiclass softmax    the number of classes                            accuracy,
 regression identity   1 (the target, standardised by the data module) MSE, R² (target units)
 ========== ========== ================================================ =====================
 
+Macro-F1 is :class:`~torchtwolayer.core.metrics.MacroF1` (three counts per class), not torchmetrics'
+``MulticlassF1Score``, whose classes × classes confusion matrix takes 800 MB at 10 000 classes.
+Evaluation holds at most ``EVAL_OUTPUTS`` outputs at once: :func:`rows_per_chunk`.
+
 torchmetrics is imported when metrics are first asked for, so ``import torchtwolayer`` stays light.
 """
 
@@ -23,6 +27,20 @@ if TYPE_CHECKING:
     from torchmetrics import MetricCollection
 
 AUROC_THRESHOLDS = 200  # binned AUROC: fixed memory, whatever the number of rows
+EVAL_BATCH = 65536  # rows of an evaluation chunk at most ...
+EVAL_OUTPUTS = 1 << 22  # ... and of outputs (rows × n_outputs): 10 000 classes get chunks of 419 rows
+
+
+def rows_per_chunk(n_outputs: int, budget: int | None = None, most: int | None = None) -> int:
+    """Rows to evaluate at once so that a chunk's outputs (rows × ``n_outputs``) stay within
+    ``budget`` (default ``EVAL_OUTPUTS``), and at most ``most`` rows (default ``EVAL_BATCH``); at least 1.
+
+    >>> rows_per_chunk(1), rows_per_chunk(10_000)
+    (65536, 419)
+    """
+    budget = EVAL_OUTPUTS if budget is None else budget
+    most = EVAL_BATCH if most is None else most
+    return max(1, min(most, budget // max(n_outputs, 1)))
 
 
 @dataclass(frozen=True)
@@ -42,9 +60,10 @@ class Task:
             BinaryAUROC,
             BinaryF1Score,
             MulticlassAccuracy,
-            MulticlassF1Score,
         )
         from torchmetrics.regression import MeanSquaredError, R2Score
+
+        from .metrics import MacroF1
 
         kw = {"sync_on_compute": sync}
         if self.name == "binary":
@@ -53,8 +72,8 @@ class Task:
                 metrics["auroc"] = BinaryAUROC(thresholds=AUROC_THRESHOLDS, **kw)
         elif self.name == "multiclass":
             metrics = {
-                "acc": MulticlassAccuracy(n_outputs, average="micro", **kw),
-                "f1": MulticlassF1Score(n_outputs, average="macro", **kw),
+                "acc": MulticlassAccuracy(n_outputs, average="micro", **kw),  # micro: no per-class state
+                "f1": MacroF1(n_outputs, **kw),  # not MulticlassF1Score: its C × C matrix
             }
         else:
             metrics = {"mse": MeanSquaredError(**kw), "r2": R2Score(**kw)}
