@@ -140,9 +140,9 @@ def test_a_wide_csv_gives_every_column_in_order(tmp_path):
 
 def test_evaluation_batches_bound_the_outputs_they_hold(tmp_path, monkeypatch):
     """Many classes get smaller evaluation batches: rows × classes stays within EVAL_OUTPUTS."""
-    from torchtwolayer.data import module
+    from torchtwolayer.core import tasks
 
-    monkeypatch.setattr(module, "EVAL_OUTPUTS", 100)
+    monkeypatch.setattr(tasks, "EVAL_OUTPUTS", 100)
     path = tmp_path / "classes.csv"
     path.write_text("x,y\n" + "".join(f"{i},c{i % 30}\n" for i in range(600)))
     dm = TwoLayerDataModule(str(path), val_fraction=0.5)

@@ -29,6 +29,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 
 from ..checkpoint_file import DATA_STATE_KEY, load_checkpoint
+from ..core.tasks import rows_per_chunk
 from .arguments import check_arguments, check_split_sizes
 from .builtin import BUILTIN, make_dataset
 from .fingerprint import check_fingerprint, fingerprint, matches, same_path
@@ -40,8 +41,6 @@ from .tables import CSVFormatError, Table, from_arrays, open_table
 from .values import name_few
 
 FINGERPRINT_KEY = "fingerprint"  # the training file's fingerprint in the data module's state
-EVAL_BATCH = 65536  # rows of an evaluation batch at most ...
-EVAL_OUTPUTS = 1 << 22  # ... and of outputs (rows × n_outputs): 10 000 classes get batches of 419 rows
 TABLE_BATCH_SIZE = 32  # a file's default mini-batch (scripts/tabular_defaults.py measures it)
 log = logging.getLogger(__name__)
 
@@ -401,7 +400,7 @@ class TwoLayerDataModule(LightningDataModule):
         X, Y = self.tensors(split)
         rank, world = self._rank()
         block = slice(rank * -(-len(X) // world), (rank + 1) * -(-len(X) // world))
-        rows = max(1, min(EVAL_BATCH, EVAL_OUTPUTS // (self.n_outputs or 1)))
+        rows = rows_per_chunk(self.n_outputs or 1)
         return InMemoryBatches(X[block], Y[block] if len(Y) else Y, rows, shuffle=False)
 
     def val_dataloader(self) -> InMemoryBatches | list:

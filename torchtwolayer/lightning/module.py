@@ -17,7 +17,7 @@ from ..core.activations import ActivationName
 from ..core.divergence import DivergenceError, divergence_bound, divergence_message, has_diverged
 from ..core.initializers import InitName
 from ..core.module import TwoLayerNet
-from ..core.tasks import TaskName, get_task
+from ..core.tasks import TaskName, get_task, rows_per_chunk
 from ..core.validation import check_sgd, finite_number, positive_int
 from . import compat
 from .kept import MONITOR, saved_checkpoint
@@ -237,6 +237,7 @@ class TwoLayerModule(LightningModule):
 
         The chunks are moved to the network's device and floating dtype, as Lightning's
         precision plugin does for batches (``--trainer.precision 64-true`` makes it float64)."""
+        chunk = min(chunk, rows_per_chunk(self.hparams.n_outputs))
         metrics = self.task.metrics(self.hparams.n_outputs, sync=False).to(self.device)
         dtype = self.net.W1.dtype
         J = torch.zeros((), device=self.device, dtype=torch.float64)
