@@ -72,6 +72,9 @@ def test_fit_writes_curves_and_boundary_and_plot_commands_redraw_them(default_ru
     drawn, fits = matplotlib.image.imread("b.png"), matplotlib.image.imread(folder / run / "decision_boundary.png")
     assert drawn.shape == fits.shape == (400, 500, 4) and (drawn == fits).all()
     assert all(class_pixels(drawn))
+    monkeypatch.chdir(folder)  # `best` is the newest run's best.ckpt, as for the other commands
+    assert main(["plot", "boundary", "--ckpt_path", "best", "--output", str(tmp_path / "best.png")]) == 0
+    assert (matplotlib.image.imread(tmp_path / "best.png") == fits).all()
 
 
 def class_pixels(image) -> list[int]:
