@@ -50,3 +50,19 @@ def default_run(tmp_path_factory) -> tuple[Path, str]:
     finally:
         os.chdir(cwd)
     return folder, out.getvalue()
+
+
+@pytest.fixture
+def backward_calls(monkeypatch) -> list[int]:
+    """One entry per call of the note's hand-written backward (``TwoLayerCost.backward``)."""
+    from torchtwolayer.core.function import TwoLayerCost
+
+    calls: list[int] = []
+    backward = TwoLayerCost.backward
+
+    def counted(ctx, *grads):
+        calls.append(1)
+        return backward(ctx, *grads)
+
+    monkeypatch.setattr(TwoLayerCost, "backward", staticmethod(counted))
+    return calls

@@ -13,7 +13,6 @@ from lightning.pytorch.callbacks import LearningRateMonitor, StochasticWeightAve
 from lightning.pytorch.loggers import CSVLogger
 
 from torchtwolayer.commands import main
-from torchtwolayer.core.function import TwoLayerCost
 from torchtwolayer.data.module import TwoLayerDataModule
 from torchtwolayer.lightning.lr_find import find_lr
 from torchtwolayer.lightning.module import TwoLayerModule
@@ -59,19 +58,6 @@ def train(tmp_path, callbacks=(), data=None, model=None, **trainer):
     t = pl.Trainer(callbacks=[record, *callbacks], **{**options, **trainer})
     t.fit(module, dm)
     return record, module, t
-
-
-@pytest.fixture
-def backward_calls(monkeypatch):
-    calls = []
-    backward = TwoLayerCost.backward
-
-    def counted(ctx, *grads):
-        calls.append(1)
-        return backward(ctx, *grads)
-
-    monkeypatch.setattr(TwoLayerCost, "backward", staticmethod(counted))
-    return calls
 
 
 def test_each_batch_is_one_training_step_with_its_own_batch_idx_and_backward(tmp_path, backward_calls):
