@@ -49,7 +49,8 @@ NEWEST_TORCH = "2.13.0"
 TEST_TOOLS = ("pytest>=8", "hypothesis>=6.100", "setuptools>=68")
 CORE_TESTS = (
     "tests/test_function.py",
-    "tests/test_func.py",
+    "tests/test_torch_func.py",
+    "tests/test_compat.py",
     "tests/test_gradient_descent.py",
     "tests/test_module.py",
     "tests/test_validation.py",
