@@ -16,6 +16,11 @@ import torch
 from torch import Tensor
 from torch.autograd import Function, forward_ad
 
+# torch < 2.4 imports torch._dynamo lazily from inside a Function's apply under torch.func, and that
+# first import fails half-way ("partially initialized module 'torch._dynamo'"); importing it here first
+# avoids that. Newer torch needs no such import (it would cost start-up time), so only the old ones pay.
+if tuple(int(p) for p in torch.__version__.split(".")[:2]) < (2, 4):
+    importlib.import_module("torch._dynamo")
 
 def _lookup(module: str, name: str) -> Any:
     """``module.name``, or ``None`` where this torch has no such thing."""
