@@ -24,7 +24,7 @@ def mode(request, monkeypatch):
 
 
 OLD_TORCH = tuple(int(p) for p in torch.__version__.split(".")[:2]) < (2, 5)
-OLD_TORCH_REASON = "torch before 2.5 lacks is_legacy_batchedtensor: its fallback is taken there (the version matrix runs it)"
+OLD_TORCH_REASON = "torch < 2.5 lacks is_legacy_batchedtensor: its fallback is taken there (the version matrix runs it)"
 
 
 @pytest.mark.skipif(OLD_TORCH, reason=OLD_TORCH_REASON)
