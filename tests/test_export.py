@@ -298,7 +298,8 @@ def test_a_checkpoint_whose_categories_do_not_fit_its_network_is_damaged(run, tm
     torch.save(saved, "edited.ckpt")
     assert main(["export", "--ckpt_path", "edited.ckpt"]) == 2
     err = capsys.readouterr().err
-    assert "the checkpoint is damaged" in err and "network takes" in err and "Traceback" not in err
+    assert "the checkpoint is damaged: its schema field 'x_mean' should be a list of" in err  # (one per network input)
+    assert "Traceback" not in err
     assert not Path("model.onnx").exists()
 
 
@@ -306,14 +307,17 @@ def _first_numeric(state):
     return state["columns"][0]
 
 
-DAMAGE = {  # what is edited in the checkpoint's data state → what the message names
-    "task": (lambda s: s.update(task="evil"), "its task 'evil'"),
-    "classes": (lambda s: s.update(classes=(s["classes"] or [0, 1])[:1]), "distinct classes"),
-    "names": (lambda s: s.update(feature_names=[s["feature_names"][0]] * len(s["feature_names"])), "feature_names"),
-    "std": (lambda s: _first_numeric(s).update(std=0.0), "column 'age' has std 0.0"),
-    "mean": (lambda s: _first_numeric(s).update(mean="x"), "column 'age' has no finite mean"),
-    "kind": (lambda s: s["columns"][-1].update(kind="evil"), "its columns are not the feature columns"),
-    "impute": (lambda s: s.update(impute="evil"), "its impute 'evil'"),
+DAMAGE = {  # what is edited in the checkpoint's data state → the field the message names (data/schema_state.py)
+    "task": (lambda s: s.update(task="evil"), "its schema field 'task' should be one of"),
+    "classes": (lambda s: s.update(classes=(s["classes"] or [0, 1])[:1]), "its schema field 'classes'"),
+    "names": (
+        lambda s: s.update(feature_names=[s["feature_names"][0]] * len(s["feature_names"])),
+        "its schema field 'feature_names' should be a list of distinct column names",
+    ),
+    "std": (lambda s: _first_numeric(s).update(std=0.0), "'columns[0].std' should be a number above 0, got 0.0"),
+    "mean": (lambda s: _first_numeric(s).update(mean="x"), "'columns[0].mean' should be a finite number, got 'x'"),
+    "kind": (lambda s: s["columns"][-1].update(kind="evil"), "kind' should be 'numeric' or 'categorical', got 'evil'"),
+    "impute": (lambda s: s.update(impute="evil"), "its schema field 'impute' should be one of ['none', 'median']"),
 }
 
 
@@ -324,7 +328,7 @@ def test_a_damaged_data_state_is_named_not_a_traceback(run, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     for damage, (edit, message) in DAMAGE.items():
         if case == "regression" and damage == "classes":
-            edit, message = (lambda s: s.update(y_std="x")), "numbers y_mean, y_std"
+            edit, message = (lambda s: s.update(y_std="x")), "its schema field 'y_std'"
         saved = torch.load(ckpt, weights_only=True)
         edit(saved["TwoLayerDataModule"])
         torch.save(saved, "edited.ckpt")

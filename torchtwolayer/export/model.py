@@ -4,14 +4,15 @@ the metadata a user in another language needs (see :func:`onnx_metadata`)."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
 
+from ..data.schema_state import check_state
+from ..data.values import label_text
 from .graph import BATCH_AXIS, IR_VERSION, ML, ML_OPSET, OPSET, GraphBuilder
 from .network import OUTPUTS, add_network, classes_array
-from .preprocess import add_preprocessing, category_text, feature_columns, numeric_categories
+from .preprocess import add_preprocessing, feature_columns, numeric_categories
 
 DATA_KEY = "TwoLayerDataModule"  # the checkpoint's entry with the data module's plain-dict state
 
@@ -42,7 +43,7 @@ def onnx_metadata(data_state: dict[str, Any]) -> dict[str, str]:
         "feature_names": json.dumps(list(data_state["feature_names"])),
         "categories": json.dumps(
             {
-                c["name"]: [_number(v) if numeric_categories(c) else category_text(v) for v in c["categories"]]
+                c["name"]: [_number(v) if numeric_categories(c) else label_text(v) for v in c["categories"]]
                 for c in columns
                 if c["kind"] == "categorical"
             }
@@ -66,9 +67,7 @@ def onnx_model(ckpt: dict[str, Any]) -> Any:
 
     data_state, hp = ckpt[DATA_KEY], ckpt["hyper_parameters"]
     weights = weights_of(ckpt)
-    problem = state_problem(data_state, weights)
-    if problem is not None:
-        raise ValueError(f"the checkpoint is damaged: {problem}; export another one")
+    check_state(data_state, weights["W1"].shape[1], weights["W2"].shape[0])  # (names the damaged field)
     outputs = output_names(data_state)
     g = GraphBuilder([*data_state["feature_names"], *outputs.values()])
     try:
@@ -110,39 +109,6 @@ def onnx_model(ckpt: dict[str, Any]) -> Any:
             f"the checkpoint is damaged: its graph is not valid ONNX ({first}); export another one"
         ) from None
     return model
-
-
-def state_problem(data_state: dict[str, Any], weights: dict[str, np.ndarray]) -> str | None:
-    """What in a checkpoint's data state cannot be the state ``fit`` wrote for these weights, naming
-    the field, or None."""
-    task, classes, names = data_state.get("task"), data_state.get("classes"), data_state.get("feature_names")
-    if task not in OUTPUTS:
-        return f"its task {task!r} is none of {list(OUTPUTS)}"
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(set(names)) < len(names):
-        return "its feature_names are not distinct column names"
-    n2 = weights["W2"].shape[0]
-    if task != "regression":
-        if not isinstance(classes, list) or not all(isinstance(c, str | int | float) for c in classes):
-            return "its classes are not a list of class values"
-        if len(set(map(repr, classes))) < len(classes) or len(classes) != (2 if task == "binary" else n2):
-            return f"it has {len(classes)} distinct classes for a {task} network of {n2} outputs"
-    elif n2 != 1 or not all(isinstance(data_state.get(k), int | float) for k in ("y_mean", "y_std")):
-        return "a regression network has one output and numbers y_mean, y_std"
-    if data_state.get("impute", "none") not in ("none", "median"):
-        return f"its impute {data_state['impute']!r} is neither 'none' nor 'median'"
-    columns = feature_columns(data_state)
-    if [c.get("name") for c in columns if c.get("kind") == "numeric"] + [
-        c.get("name") for c in columns if c.get("kind") == "categorical"
-    ] != [c.get("name") for c in columns] or sorted(c.get("name") for c in columns) != sorted(names):
-        return "its columns are not the feature columns, numeric then categorical"
-    for c in columns:
-        if c["kind"] == "numeric" and not all(
-            isinstance(c.get(k), int | float) and math.isfinite(c[k]) for k in ("mean", "std")
-        ):
-            return f"column {c['name']!r} has no finite mean and std"
-        if c["kind"] == "numeric" and data_state.get("standardize", True) and not c["std"] > 0:
-            return f"column {c['name']!r} has std {c['std']}, not a positive number"
-    return None
 
 
 def _doc_string(data_state: dict[str, Any], outputs: dict[str, str]) -> str:

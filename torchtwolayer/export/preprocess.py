@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.values import label_text
 from .graph import ML, GraphBuilder
 
 UNSEEN = -1  # LabelEncoder's default: no column is hot
@@ -56,16 +57,6 @@ def input_is_float(column: dict[str, Any]) -> bool:
     return column["kind"] == "numeric" or numeric_categories(column)
 
 
-def category_text(value: Any) -> str:
-    """A category as the graph's string input spells it: text as is, ``true``/``false``, integers
-    in decimal, floats in Python's shortest exact form."""
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, float | np.floating):
-        return repr(float(value))
-    return str(value)
-
-
 def spellings(value: Any) -> list[str]:
     """Every text the CSV reader reads as ``value`` that the graph accepts for it."""
     import pyarrow.csv as pacsv
@@ -74,8 +65,8 @@ def spellings(value: Any) -> list[str]:
         options = pacsv.ConvertOptions()
         return list(options.true_values if value else options.false_values)
     if isinstance(value, float | np.floating) and float(value).is_integer():
-        return [category_text(value), str(int(value))]
-    return [category_text(value)]
+        return [label_text(value), str(int(value))]
+    return [label_text(value)]
 
 
 def null_spellings() -> list[str]:

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ..data.values import label_text
 from .model import DATA_KEY, output_names, weights_of
 from .network import classes_array
-from .preprocess import category_text, feature_columns, input_is_float
+from .preprocess import feature_columns, input_is_float
 
 CHECK_ROWS = 24  # at least; more where a column has more categories, so that each is scored
 TOLERANCE = 1e-5  # probabilities: absolute; values: relative to max(1, |value|). float32 sums differ between CPUs
@@ -69,7 +70,7 @@ def onnx_inputs(data_state: dict[str, Any], rows: dict[str, np.ndarray]) -> dict
             numbers = [math.nan if v is None else v for v in values]
             feeds[c["name"]] = np.asarray(numbers, dtype=np.float32).reshape(-1, 1)
         else:
-            feeds[c["name"]] = np.array([["" if v is None else category_text(v)] for v in values], dtype=object)
+            feeds[c["name"]] = np.array([["" if v is None else label_text(v)] for v in values], dtype=object)
     return feeds
 
 
