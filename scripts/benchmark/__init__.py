@@ -21,6 +21,8 @@ Sections (all float32 on the CPU unless said), one module each:
   busy      the default fit, `check` and the README's loop, idle and beside a competing process
   data      reading a 1 000 000 x 33 CSV and Parquet file: seconds and peak RSS per reader
   scale     (not in the default run) fit for one epoch on a 10 000 000 x 33 Parquet file
+  wide      (not in the default run) fit 20 steps of a 200 x 5 000 table and of 10 000 classes:
+            seconds and peak RSS beyond a narrow / few-class baseline (issue 21's goals)
 
 Variants run interleaved (A, B, A, B, …) in one process, several repetitions, medians. Every ratio
 with a goal is printed beside it (the ``goal`` and ``met`` columns).

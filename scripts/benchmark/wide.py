@@ -1,9 +1,7 @@
-"""Wide tables and many classes: seconds and peak memory of ``torchtwolayer fit`` (issue 21).
+"""(Not in the default run: ``--sections wide``.) Wide tables and many classes: seconds and peak
+memory of ``torchtwolayer fit`` (issue 21).
 
-    python scripts/wide_and_many_classes.py            # both cases, a Markdown table
-    python scripts/wide_and_many_classes.py --quick    # smaller cases, a smoke run
-
-Each fit runs in a child process (``python -m torchtwolayer fit --data.dataset FILE
+Each fit runs in a child process (:mod:`.wide_child`: ``fit --data.dataset FILE
 --trainer.max_steps 20`` in a fresh folder) that reports its own wall time and peak resident
 memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``). A small fit of the same kind (same rows,
 a few columns or classes) is the baseline, so the table shows the cost beyond start-up:
@@ -20,27 +18,17 @@ Timings depend on the machine and its load: compare rows of one run, not runs of
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .common import run_child
+
 STEPS = 20
 WIDE_SECONDS_GOAL = 5.0  # seconds beyond the baseline
 MANY_CLASSES_MEMORY_GOAL = 4.0  # × the data matrix X (rows × inputs, float32)
 CLASS_COLUMNS = 64
-CHILD = """
-import json, resource, sys, time
-start = time.perf_counter()
-from torchtwolayer.commands import main
-status = main(["-q", "fit", "--data.dataset", sys.argv[1], "--trainer.max_steps", sys.argv[2]])
-print(json.dumps({"status": status, "seconds": time.perf_counter() - start,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
 
 
 def write_numbers(path: Path, rows: int, columns: int, seed: int = 0) -> Path:
@@ -66,21 +54,14 @@ def write_classes(path: Path, classes: int, per_class: int = 10, columns: int = 
 
 
 def fit(path: Path, steps: int = STEPS) -> dict:
-    """Seconds and peak MiB of one ``torchtwolayer fit`` of ``path`` in a child process, in a fresh folder."""
-    with tempfile.TemporaryDirectory() as folder:
-        done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(path.resolve()), str(steps)],
-            cwd=folder, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"fit of {path} failed: {done.stderr.strip()[-2000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    if result["status"] != 0:
-        raise RuntimeError(f"fit of {path} exited with {result['status']}: {done.stderr.strip()[-2000:]}")
+    """Seconds and peak MiB of one ``torchtwolayer fit`` of ``path`` in a child process."""
+    result = run_child("wide_child", str(path.resolve()), str(steps))
+    if result.pop("status") != 0:
+        raise RuntimeError(f"fit of {path} failed; run it by hand: torchtwolayer fit --data.dataset {path}")
     return result
 
 
-def measure(quick: bool = False) -> list[dict]:
+def bench_wide(quick: bool = False) -> list[dict]:
     """The two cases and their baselines: one row each, with the goal beside it."""
     rows, columns, classes = (200, 500, 1000) if quick else (200, 5000, 10000)
     with tempfile.TemporaryDirectory() as folder:
@@ -106,21 +87,3 @@ def measure(quick: bool = False) -> list[dict]:
             f"baseline: {grown:.0f} MiB " + ("✓" if grown <= MANY_CLASSES_MEMORY_GOAL * matrix_mib else "✗"),
         },
     ]  # fmt: skip
-
-
-def table(results: list[dict]) -> str:
-    """The results as a Markdown table."""
-    lines = ["| case | seconds | peak MiB | goal |", "|---|---:|---:|---|"]
-    lines += [f"| {r['case']} | {r['seconds']:.1f} | {r['peak_mib']:.0f} | {r['goal']} |" for r in results]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller cases (500 columns, 1 000 classes)")
-    args = parser.parse_args(argv)
-    print(table(measure(args.quick)))
-
-
-if __name__ == "__main__":
-    main()
