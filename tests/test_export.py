@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+import re
 import sys
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -26,6 +27,8 @@ from helpers import QUIET, fit, last_checkpoint
 from torchtwolayer.commands import main
 from torchtwolayer.export import export_onnx
 from torchtwolayer.lightning import callbacks
+
+ROOT = Path(__file__).resolve().parents[1]
 
 NO_EXTRA = "the onnx extra (onnx, onnxruntime) is not installed: pip install torchtwolayer[onnx]"
 COLOURS = ["red", "blue", "green"]
@@ -375,3 +378,11 @@ def test_a_missing_extra_names_the_install_command(missing, tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert f"but {missing} cannot be imported: pip install torchtwolayer[onnx]" in err
     assert not Path("model.onnx").exists()
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/export.md"])
+def test_the_pages_show_the_tested_onnxruntime_example(page):
+    """The onnxruntime-alone example the README and the export page show is EXAMPLE, which the
+    table above runs against predict's file for every head."""
+    shown = re.findall(r"```py\n(.*?)```", (ROOT / page).read_text(), re.S)
+    assert EXAMPLE.strip() in [block.strip() for block in shown]
