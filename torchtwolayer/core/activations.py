@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -83,32 +82,10 @@ def _identity(Z1: Tensor) -> Tensor:
     return Z1
 
 
-def _tanh_(Z1: Tensor) -> Tensor:
-    """tanh in place. On the CPU, on a plain tensor that no derivative is taken of, numpy's
-    vectorised tanh is faster than ``torch.tanh_`` (the benchmark's function section shows the
-    step it serves) and agrees with it to half an ulp. Never where autograd records, where a
-    forward-mode dual level is open (Z1 may carry a tangent numpy would not update), under a
-    torch.func transform (Z1 is a wrapper: vmap's batch, grad's or jvp's tracking, with no memory
-    numpy could read) or while torch.compile traces."""
-    if (
-        Z1.device.type == "cpu"
-        and Z1.dtype in (torch.float32, torch.float64)
-        and not Z1.requires_grad
-        and not compat.is_compiling()  # (first: dynamo cannot trace the functorch query)
-        and type(Z1) is Tensor  # not a subclass (FakeTensor, ...)
-        and not compat.is_wrapped(Z1)
-        and not compat.dual_level_open()
-    ):
-        Z1_ = Z1.numpy()  # the same memory
-        np.tanh(Z1_, out=Z1_)
-        return Z1
-    return torch.tanh_(Z1)
-
-
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("tanh", _tanh_, F.tanh, "tanh", aten.tanh_backward, (), _tanh_derivative_),  # g′ = 1 − A1²
+        Activation("tanh", torch.tanh_, F.tanh, "tanh", aten.tanh_backward, (), _tanh_derivative_),  # g′ = 1 − A1²
         Activation(
             "sigmoid", torch.sigmoid_, F.sigmoid, "sigmoid", aten.sigmoid_backward, (), _sigmoid_derivative_
         ),  # g′ = A1 (1 − A1)

@@ -22,6 +22,7 @@ from torch.autograd import Function, forward_ad
 if tuple(int(p) for p in torch.__version__.split(".")[:2]) < (2, 4):
     importlib.import_module("torch._dynamo")
 
+
 def _lookup(module: str, name: str) -> Any:
     """``module.name``, or ``None`` where this torch has no such thing."""
     try:
@@ -34,7 +35,7 @@ def _lookup(module: str, name: str) -> Any:
 # Whether a torch.func transform runs: the Functions take their eager fast paths only outside one.
 _transforms_active = _lookup("torch._C", "_are_functorch_transforms_active")
 # Whether a tensor is a torch.func wrapper, and the tensor under it: the value checks read the data
-# under vmap/grad/jvp (a wrapper refuses .item()), and numpy's tanh must not touch a wrapper.
+# under vmap/grad/jvp (a wrapper refuses .item()).
 _is_wrapped = _lookup("torch._C._functorch", "is_functorch_wrapped_tensor")
 _get_unwrapped = _lookup("torch._C._functorch", "get_unwrapped")
 # Whether a tensor is batched by the vmap that autograd.grad(is_grads_batched=True) runs over backward:

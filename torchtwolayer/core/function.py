@@ -129,7 +129,8 @@ class TwoLayer(_Function):
             if differentiated:  # make A1 a function of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
             inplace = _may_overwrite(differentiated, dZ2)
-            grads = equations.backward(dZ2.to(A1.dtype), X, A1, W1, W2, g, ctx.needs_input_grad[:5], inplace)
+            dZ2 = dZ2 if dZ2.dtype == A1.dtype else dZ2.to(A1.dtype)
+            grads = equations.backward(dZ2, X, A1, W1, W2, g, ctx.needs_input_grad[:5], inplace)
         return (*grads, None)
 
     @staticmethod
@@ -164,12 +165,14 @@ class TwoLayerCost(_Function):
     def setup_context(ctx, inputs, outputs):
         _, Z2, A1 = outputs
         ctx.mark_non_differentiable(Z2, A1)
-        _keep_for_cost_backward(ctx, inputs, Z2, A1)
+        X, Y, W1, b1, W2, b2, activation, output, cost_dtype = inputs
+        _keep_for_cost_backward(ctx, (X, Y, W1, b1, W2, b2), ACTIVATIONS[activation], HEADS[output], cost_dtype, Z2, A1)
 
     @staticmethod
     def backward(ctx, dJ, *_dZ2_dA1):
+        needs = ctx.needs_input_grad  # (X, Y, W1, b1, W2, b2, then the settings)
         if dJ is None:  # no gradient reached J (gradcheck's undefined-gradient check)
-            return (None,) * 9
+            return (None,) * len(needs)
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
         g, head = ctx.g, ctx.head
         differentiated = _backward_is_differentiated()
@@ -178,11 +181,12 @@ class TwoLayerCost(_Function):
                 A1 = equations.hidden(X, W1, b1, g)
                 Z2 = equations.output(A1, W2, b2)
             Z2, Y = _in_cost_dtype(Z2, Y, W2.shape[0], ctx.cost_dtype)  # (m, n2), (m, n2)
-            scale = dJ / X.shape[0]  # the note's 1/m, and the upstream gradient, applied once
             inplace = _may_overwrite(differentiated, dJ)
-            grads = equations.cost_backward(Z2, Y, X, A1, W1, W2, g, head, scale, ctx.needs_equations, inplace)
-            dY = head.target_grad(Z2, Y) * scale if ctx.needs_input_grad[1] else None
-        return grads.dX, dY, grads.dW1, grads.db1, grads.dW2, grads.db2, None, None, None
+            scale = _scale(dJ, X.shape[0], inplace)  # the note's 1/m, and the upstream gradient, applied once
+            wanted = (needs[0], needs[2], needs[3], needs[4], needs[5])  # dX, dW1, db1, dW2, db2
+            grads = equations.cost_backward(Z2, Y, X, A1, W1, W2, g, head, scale, wanted, inplace)
+            dY = head.target_grad(Z2, Y) * scale if needs[1] else None
+        return (grads.dX, dY, grads.dW1, grads.db1, grads.dW2, grads.db2) + (None,) * (len(needs) - 6)
 
     @staticmethod
     def jvp(ctx, dX, dY, dW1, db1, dW2, db2, *_):
@@ -197,32 +201,38 @@ class TwoLayerCost(_Function):
 
 class _TwoLayerCostEager(Function):
     """:class:`TwoLayerCost` for plain eager calls: no torch.func transform, no forward-mode dual
-    level, no compiling. The legacy ``forward(ctx, ...)`` form saves A1 as an intermediate instead of
-    returning it, which spares autograd an output and ``setup_context``'s Python call; its ``apply``
-    is ``Function.apply``, which binds no arguments for this form. Same forward, same backward:
-    returns ``(J, Z2)``. Where the backward is differentiated it rebuilds A1 and Z2 from the inputs,
-    as TwoLayerCost's does."""
+    level, no compiling, no autocast. The legacy ``forward(ctx, ...)`` form saves A1 as an intermediate
+    instead of returning it, which spares autograd an output and ``setup_context``'s Python call, and
+    takes the activation and head themselves. Same forward, same backward (:meth:`TwoLayerCost.backward`,
+    looked up at each call: one backward to patch or spy on); returns ``(J, Z2)``.
+    ``apply(X, Y, W1, b1, W2, b2, g, head)``, every argument given."""
+
+    @staticmethod
+    def forward(ctx, X, Y, W1, b1, W2, b2, g, head):
+        A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
+        Z2 = equations.output(A1, W2, b2)  # (m, n2)
+        J = head.cost(Z2, dense_target(Y, W2.shape[0], Z2.dtype))  # ()
+        ctx.mark_non_differentiable(Z2)
+        _keep_for_cost_backward(ctx, (X, Y, W1, b1, W2, b2), g, head, Z2.dtype, Z2, A1)
+        return J, Z2
 
     @staticmethod
     def backward(ctx, *grads):
-        return TwoLayerCost.backward(ctx, *grads)  # looked up at each call: one backward to patch or spy on
-
-    @staticmethod
-    def forward(ctx, *inputs):
-        J, Z2, A1 = TwoLayerCost.forward(*inputs)
-        ctx.mark_non_differentiable(Z2)
-        _keep_for_cost_backward(ctx, inputs, Z2, A1)
-        return J, Z2
+        return TwoLayerCost.backward(ctx, *grads)
 
 
-def _keep_for_cost_backward(ctx, inputs: tuple, Z2: Tensor, A1: Tensor) -> None:
-    """What :meth:`TwoLayerCost.backward` reads: the inputs, A1, Z2, g, the head, and which gradients."""
-    X, Y, W1, b1, W2, b2, activation, output, cost_dtype = inputs
-    ctx.g, ctx.head, ctx.cost_dtype = ACTIVATIONS[activation], HEADS[output], cost_dtype
-    needs = ctx.needs_input_grad
-    ctx.needs_equations = (needs[0], needs[2], needs[3], needs[4], needs[5])  # dX, dW1, db1, dW2, db2
+def _scale(dJ: Tensor, m: int, plain: bool) -> Tensor | float:
+    """dJ/m. A plain CPU dJ (nothing records this backward, nothing batches it) is read as a number:
+    a host read of one value costs less than the tensor division, and multiplying by a number is cheaper."""
+    return dJ.item() / m if plain and dJ.device.type == "cpu" else dJ / m
+
+
+def _keep_for_cost_backward(ctx, tensors: tuple, g, head, cost_dtype: torch.dtype, Z2: Tensor, A1: Tensor) -> None:
+    """What :meth:`TwoLayerCost.backward` reads: the tensors (X, Y, W1, b1, W2, b2), A1, Z2, g, the head
+    and the cost's dtype."""
+    ctx.g, ctx.head, ctx.cost_dtype = g, head, cost_dtype
     ctx.set_materialize_grads(False)  # no zeros for Z2's and A1's (absent) gradients
-    _save(ctx, X, Y, W1, b1, W2, b2, A1, Z2)
+    _save(ctx, *tensors, A1, Z2)
 
 
 def _eager() -> bool:
@@ -277,12 +287,13 @@ def cost_and_logits(
     network runs in its dtype and J stays in X's (float32), as autocast does for losses."""
     cost_dtype = X.dtype
     dtype = _autocast_dtype(X)
+    if dtype is None and _eager():
+        with _threads(X, W1, W2):
+            return compat.fast_apply(_TwoLayerCostEager, (X, Y, W1, b1, W2, b2, ACTIVATIONS[activation], HEADS[output]))
     if dtype is not None:
         X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
+    fn = _TwoLayerCostCompiled if compat.is_compiling() else TwoLayerCost
     with _threads(X, W1, W2):
-        if _eager():
-            return _TwoLayerCostEager.apply(X, Y, W1, b1, W2, b2, activation, output, cost_dtype)
-        fn = _TwoLayerCostCompiled if compat.is_compiling() else TwoLayerCost
         J, Z2, _ = fn.apply(X, Y, W1, b1, W2, b2, activation, output, cost_dtype)
     return J, Z2
 

@@ -119,10 +119,12 @@ class TwoLayerNet(nn.Module):
 
     def cost_and_logits(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
         """J and the logits Z2 computed on the way (not differentiable): one forward for loss and metrics."""
-        X = self._as_input(X)
-        Y = self._as_target(Y, X)
-        J, Z2 = cost_and_logits(X, Y, self.W1, self.b1, self.W2, self.b2, self.activation, self.output)
-        check_values(X, Y, get_head(self.output), self.n2, J)
+        W1, b1, W2, b2 = self.W1, self.b1, self.W2, self.b2  # (a module attribute lookup each: once)
+        X = self._as_input(X, W1)
+        head = get_head(self.output)
+        Y = check_target(Y, X.shape[0], self.n2, head, X.dtype)
+        J, Z2 = cost_and_logits(X, Y, W1, b1, W2, b2, self.activation, self.output)
+        check_values(X, Y, head, self.n2, J)
         return J, Z2
 
     @torch.no_grad()
@@ -147,10 +149,11 @@ class TwoLayerNet(nn.Module):
         """Y in the head's form (shape and dtype; its values are read after the fact)."""
         return check_target(Y, X.shape[0], self.n2, get_head(self.output), X.dtype)
 
-    def _as_input(self, X: Tensor | np.ndarray) -> Tensor:
+    def _as_input(self, X: Tensor | np.ndarray, W1: Tensor | None = None) -> Tensor:
         """Arrays become tensors of the parameters' dtype and device; tensors are checked: rank,
-        features, dtype, device (their values are read after the fact)."""
-        W1 = self.W1
+        features, dtype, device (their values are read after the fact). ``W1``: ``self.W1``, if the
+        caller has it at hand."""
+        W1 = self.W1 if W1 is None else W1
         if not isinstance(X, Tensor):
             X = torch.as_tensor(np.asarray(X), dtype=W1.dtype, device=W1.device)
         X = check_input(X, self.n0)

@@ -107,7 +107,7 @@ def target_range(Y: Tensor, head: Head) -> tuple[Tensor, Tensor] | None:
     labels, to be read in full) or where a bad Y makes the cost J non-finite (identity)."""
     if head.name == "identity" or (head.name == "softmax" and Y.is_floating_point()):
         return None
-    return torch.aminmax(Y.detach())
+    return torch.aminmax(Y.detach() if Y.requires_grad else Y)
 
 
 def target_range_ok(lo: float, hi: float, n2: int, head: Head) -> bool:

@@ -42,18 +42,31 @@ def check_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n
         return check_all_values(X, Y, head, n2)
     if Y is not None and head.name == "softmax" and Y.is_floating_point():
         check_target_values(Y, n2, head)  # soft labels: no two numbers tell, read them
-    probe = [X.detach().sum()]  # 0-d tensors, read together
+    probe = [_plain(X).sum()]  # 0-d tensors
     lohi = None if Y is None else target_range(Y, head)
     if lohi is not None:
-        probe += lohi if lohi[0].dtype == X.dtype else [v.to(X.dtype) for v in lohi]
+        probe += lohi
     if J is not None:
-        probe.append(J.detach() if J.dtype == X.dtype else J.detach().to(X.dtype))
-    read = torch.stack(probe).tolist() if len(probe) > 1 else [probe[0].item()]
-    ok = all(math.isfinite(v) for v in read)
+        probe.append(J)
+    read = _read(probe, X.is_cpu)
+    ok = all(map(math.isfinite, read))
     if lohi is not None:
         ok = ok and target_range_ok(read[1], read[2], n2, head)
     if not ok:
         check_all_values(X, Y, head, n2)
+
+
+def _plain(t: Tensor) -> Tensor:
+    """``t`` without its autograd history, if it has one (detach is an op: only where needed)."""
+    return t.detach() if t.requires_grad else t
+
+
+def _read(probe: list[Tensor], on_cpu: bool) -> list[float]:
+    """The probe's numbers on the host: read one by one on the CPU (each read is a pointer access,
+    cheaper than a stack), in one copy elsewhere (each read would be a device synchronisation)."""
+    if on_cpu or len(probe) == 1:
+        return [t.item() for t in probe]
+    return torch.stack([_plain(t).to(probe[0].dtype) for t in probe]).tolist()
 
 
 def check_all_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n2: int = 1) -> None:
