@@ -199,6 +199,23 @@ class TwoLayerCost(_Function):
         return dJ, None, None
 
 
+class _TwoLayerEager(Function):
+    """:class:`TwoLayer` for plain eager calls (see :class:`_TwoLayerCostEager`): returns Z2 alone, A1
+    saved as an intermediate; the same backward (:meth:`TwoLayer.backward`).
+    ``apply(X, W1, b1, W2, b2, g)``, every argument given."""
+
+    @staticmethod
+    def forward(ctx, X, W1, b1, W2, b2, g):
+        A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
+        ctx.g = g
+        _save(ctx, X, W1, b1, W2, A1)
+        return equations.output(A1, W2, b2)  # (m, n2)
+
+    @staticmethod
+    def backward(ctx, dZ2):
+        return TwoLayer.backward(ctx, dZ2, None)
+
+
 class _TwoLayerCostEager(Function):
     """:class:`TwoLayerCost` for plain eager calls: no torch.func transform, no forward-mode dual
     level, no compiling, no autocast. The legacy ``forward(ctx, ...)`` form saves A1 as an intermediate
@@ -273,6 +290,9 @@ def logits(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation
     """Z2 through :class:`TwoLayer`, arguments already checked. Under autocast the inputs are cast
     once, here, where autograd records the casts (their gradients come back in each input's dtype)."""
     dtype = _autocast_dtype(X)
+    if dtype is None and _eager():
+        with _threads(X, W1, W2):
+            return compat.fast_apply(_TwoLayerEager, (X, W1, b1, W2, b2, ACTIVATIONS[activation]))
     if dtype is not None:
         X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
     fn = _TwoLayerCompiled if compat.is_compiling() else TwoLayer
