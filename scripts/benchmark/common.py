@@ -87,6 +87,12 @@ def goal_row(measure: str, ours: float, reference: float, goal: str, unit: str, 
             "goal": goal, "met": GOAL_OPERATORS[op](ratio, float(value))}  # fmt: skip
 
 
+def info_row(measure: str, ours: float, reference: float, unit: str, **extra: object) -> dict:
+    """A ratio printed for information, with no goal of its own."""
+    return {"measure": measure, **extra, f"ours_{unit}": ours, f"reference_{unit}": reference,
+            "ratio": ours / reference, "goal": "—", "met": "—"}  # fmt: skip
+
+
 # ---- peak memory and child programs -------------------------------------------------------------------
 def rss_kib(field: str) -> int:
     """``VmRSS:`` (now) or ``VmHWM:`` (peak) of this process, in KiB, from /proc/self/status."""

@@ -3,7 +3,9 @@ through autograd (``nn.Linear``, ``tanh``, ``nn.Linear``, ``binary_cross_entropy
 on the same thread count: the one the package's rule picks for this size (one thread below
 :data:`~torchtwolayer.core.threads.WORK_PER_THREAD` multiply-adds, torch's count above), so that the
 rule is not what wins. Each step takes a new batch tensor (a pool of distinct copies, cycled), as a
-user's loop does. At the large size, also against the floor: the step's two big matrix products."""
+user's loop does. At the large size, also against the floor: the step's two big matrix products. An
+information row gives the Function alone (the same step without the module's argument and value
+checks): what the checks cost, and the floor of a Python ``autograd.Function`` against autograd's C++."""
 
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from torchtwolayer import TwoLayerNet
+from torchtwolayer.core.activations import ACTIVATIONS
+from torchtwolayer.core.function import _TwoLayerCostEager
+from torchtwolayer.core.heads import HEADS
 from torchtwolayer.core.threads import WORK_PER_THREAD, step_work, user_chose_threads
 
-from .common import autograd_model, binary_problem, goal_row, median_times, num_threads
+from .common import autograd_model, binary_problem, goal_row, info_row, median_times, num_threads
 
 SIZES = {"tiny": (400, 2, 4), "medium": (256, 784, 256), "large": (4096, 1024, 1024)}
 QUICK_SIZES = {"tiny": (400, 2, 4), "medium": (64, 32, 16), "large": (256, 64, 64)}
@@ -50,7 +55,16 @@ def bench_size(name: str, m: int, n0: int, n1: int, reps: int, device: str, max_
         F.binary_cross_entropy_with_logits(ref(Xb), Yb[:, None]).backward()
         opt_ref.step()
 
-    fns = {"ours": step_ours, "autograd": step_autograd}
+    W = (ours.W1, ours.b1, ours.W2, ours.b2)
+    g, head = ACTIVATIONS["tanh"], HEADS["sigmoid"]
+
+    def step_function_alone() -> None:  # the same Function, without the module's argument and value checks
+        Xb, Yb = next(batches)
+        opt_ours.zero_grad()
+        _TwoLayerCostEager.apply(Xb, Yb[:, None], *W, g, head)[0].backward()
+        opt_ours.step()
+
+    fns = {"ours": step_ours, "autograd": step_autograd, "function alone": step_function_alone}
     dZ1, W1 = torch.randn(m, n1, device=device), ours.W1.detach()
     if name == "large":  # the floor: Z1 = X W1ᵀ and dW1 = dZ1ᵀ X, the step's two big products
         fns["floor"] = lambda: (torch.mm(X, W1.t()), torch.mm(dZ1.t(), X))
@@ -61,6 +75,8 @@ def bench_size(name: str, m: int, n0: int, n1: int, reps: int, device: str, max_
     size = f"{name} (m={m}, {n0}→{n1}→1)"
     rows = [goal_row(f"Function step / autograd step, {size}", t["ours"] * 1e6, t["autograd"] * 1e6, GOALS[name],
                      "us", threads=f"{threads} / {threads}")]  # fmt: skip
+    alone = f"of which the Function alone (no checks) / autograd step, {size}"
+    rows.append(info_row(alone, t["function alone"] * 1e6, t["autograd"] * 1e6, "us", threads=f"{threads} / {threads}"))
     if "floor" in t:
         rows.append(goal_row(f"Function step / two-matmul floor, {size}", t["ours"] * 1e6, t["floor"] * 1e6,
                              FLOOR_GOAL, "us", threads=f"{threads} / {threads}"))  # fmt: skip
