@@ -96,17 +96,18 @@ def test_the_tape_computes_the_gradients_of_the_equations_module(output, batch_s
     n2 = 2 if output != "identity" else 1
     X, Y, _ = make_problem(17, 3, 4, n2, output, x_grad=False)
     net, _ = twin_nets(3, 4, n2, "relu", output)
-    W1, b1, W2, b2 = (p.detach().clone() for p in net.parameters())
+    before = [p.detach().clone() for p in net.parameters()]
+    W1, b1, W2, b2 = before
     gd = GradientDescent(net, X, Y, lr=0.1, batch_size=batch_size, seed=2)
-    gd.step()
+    gd.step()  # W ← W − 0.1 dW: the gradient, folded into the update, is (W_before − W_after) / 0.1
     idx = gd.epoch_order(0)[: batch_size or 17]
     Xb, Yb = X[idx], dense_target(net._as_target(Y, X), net.n2, X.dtype)[idx]
     g = get_activation("relu")
     A1 = equations.hidden(Xb, W1, b1, g)
     dZ2 = (get_head(output).link(equations.output(A1, W2, b2)) - Yb) / len(idx)  # the note's dZ2, with its 1/m
     expected = equations.backward(dZ2, Xb, A1, W1, W2, g)
-    for got, want in zip(gd.grads, expected[1:], strict=True):
-        torch.testing.assert_close(got / len(idx), want, rtol=0, atol=1e-12)
+    for p, p0, want in zip(net.parameters(), before, expected[1:], strict=True):
+        torch.testing.assert_close((p0 - p.detach()) / 0.1, want, rtol=0, atol=1e-12)
 
 
 BAD_ARGUMENTS = [
