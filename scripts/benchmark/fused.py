@@ -3,7 +3,8 @@ same step's gather and matrix products alone, n0 = 32, n1 = 64, float32, on the 
 runs on.
 
 The reference is the step's own products, in its layout, into preallocated buffers: the gather of the
-batch's rows (``index_select`` of [X | 1] and Y, here per step where the step gathers an epoch at once),
+batch's rows (``index_select`` of [X | 1] and Y, here per step where the step gathers an epoch at once;
+each step its own rows of the epoch's order, not the same rows again, which would stay in the cache),
 Z1 = [W1 | b1] [X | 1]ᵀ, Z2 = [W2 | b2] [A1; 1], W2ᵀ dZ2 and the two gradients dZ2 [A1; 1]ᵀ and
 dZ1 [X | 1]. What the step adds is elementwise (tanh, its derivative, the sigmoid, A2 − Y) and Python.
 Beside the ratio, each row gives the unavoidable part of that: tanh of the B × 64 values and its
@@ -33,7 +34,8 @@ def bench_batch(X: torch.Tensor, Y: torch.Tensor, B: int, reps: int) -> dict:
     m = X.shape[0]
     net = TwoLayerNet(N0, N1, seed=0)
     gd = GradientDescent(net, X, Y, lr=0.01, batch_size=B, check_divergence=False)
-    idx = torch.randperm(m, generator=torch.Generator().manual_seed(0))[:B]
+    steps = gd.steps_per_epoch  # a whole epoch per timing: the step's one gather at its start included
+    batches = gd.epoch_order(0)[: steps * B].split(B)  # each step its own rows, as the step: none hot in cache
     W1, b1, W2, b2 = (p.detach() for p in net.parameters())
     X1 = torch.cat([X, X.new_ones(m, 1)], 1)  # (m, n0 + 1): the rows and a ones column
     P1, P2 = torch.cat([W1, b1[:, None]], 1), torch.cat([W2, b2[:, None]], 1)  # [W1 | b1], [W2 | b2]
@@ -42,7 +44,7 @@ def bench_batch(X: torch.Tensor, Y: torch.Tensor, B: int, reps: int) -> dict:
     Z2, dZ2, dZ1 = torch.empty(1, B), torch.randn(1, B), torch.empty(N1, B)
     G1, G2, dW1, dW2 = torch.empty_like(P1), torch.empty_like(P2), torch.empty(N1, N0), torch.empty(1, N1)
 
-    def kernels() -> None:  # the step's gather and products
+    def kernels(idx: torch.Tensor) -> None:  # the step's gather and products
         torch.index_select(X1, 0, idx, out=Xb1)
         torch.index_select(Y, 0, idx, out=Yb)
         torch.mm(P1, Xb1.t(), out=A1[:-1])  # Z1 = [W1 | b1] [X | 1]ᵀ
@@ -51,7 +53,7 @@ def bench_batch(X: torch.Tensor, Y: torch.Tensor, B: int, reps: int) -> dict:
         torch.mm(dZ2, A1.t(), out=G2)  # [dW2 | db2]
         torch.mm(dZ1, Xb1, out=G1)  # [dW1 | db1]
 
-    def first_kernels() -> None:  # the reference's first form: the bias broadcast, X without ones
+    def first_kernels(idx: torch.Tensor) -> None:  # the products' first form: the bias broadcast, X without ones
         torch.index_select(X, 0, idx, out=Xb)
         torch.index_select(Y, 0, idx, out=Yb)
         torch.addmm(b1[:, None], W1, Xb.t(), out=A1[:-1])
@@ -65,11 +67,10 @@ def bench_batch(X: torch.Tensor, Y: torch.Tensor, B: int, reps: int) -> dict:
     A, out = torch.tanh(torch.randn(N1, B)), torch.empty(N1, B)
     derivative = compat.out_overload(g.backward_op, "grad_input")
 
-    steps = gd.steps_per_epoch  # a whole epoch per timing: its one gather at the start included
     fns = {
         "fused": lambda: gd.run(steps),
-        "kernels": lambda: [kernels() for _ in range(steps)],
-        "first": lambda: [first_kernels() for _ in range(steps)],
+        "kernels": lambda: [kernels(idx) for idx in batches],
+        "first": lambda: [first_kernels(idx) for idx in batches],
         "tanh": lambda: [g.forward_(Z1) for _ in range(steps)],  # in place, as the step
         "derivative": lambda: [derivative(dA1, A, grad_input=out) for _ in range(steps)],
     }
