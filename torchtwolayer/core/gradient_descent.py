@@ -16,9 +16,8 @@ then a slice of that copy, with nothing to gather.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -78,10 +77,10 @@ class _Tape:
             partial(torch.mm, P2, bf.A1, out=bf.Z2),  # Z2 = [W2 | b2] [A1; 1] = W2 A1 + b2
         ]
         self.output: list[Op] = [
-            partial(head.link_out, bf.Z2.t(), bf.dZ2.t()),  # A2 = σ(Z2)
+            partial(head.link_out, _by_example(bf.Z2), _by_example(bf.dZ2)),  # A2 = σ(Z2)
             partial(bf.dZ2.sub_, YT),  # dZ2 = A2 − Y
         ]
-        Z2 = bf.Z2.t()  # (B, n2)
+        Z2 = _by_example(bf.Z2)  # (B, n2)
         if w is None:
             self.scale: float = B  # the gradients below are B times the note's
             self.cost: Callable[[], Tensor] = partial(head.cost, Z2, Y)
@@ -107,6 +106,40 @@ class _Tape:
             *self.derivative,  # dZ1 = W2ᵀ dZ2 ∗ g′(Z1)
             *update(1, self.dZ1, self.X1),  # B [dW1 | db1] = dZ1 [X | 1]
         ]
+
+
+class _Scope:
+    """The scope of a call's steps: no graph, the thread rule, and the network's weights copied into
+    the combined ones the tapes update, [W1 | b1] and [W2 | b2], and back into the network on the way
+    out, even after an error (a user may change the weights between two calls, e.g. with
+    ``load_state_dict``). A class rather than a generator: it is entered at every call of ``step``."""
+
+    __slots__ = ("_load", "_no_grad", "_store", "_threads")
+
+    def __init__(self, params: list[Tensor], combined: list[Tensor], work: int, device: torch.device) -> None:
+        W1, b1, W2, b2 = (p.detach() for p in params)  # the same memory and version counter
+        P1, P2 = combined
+        self._load = [partial(torch.cat, [W, b[:, None]], 1, out=P) for W, b, P in ((W1, b1, P1), (W2, b2, P2))]
+        self._store = [partial(p.copy_, part) for p, part in zip((W1, b1, W2, b2), _parts(combined), strict=True)]
+        self._no_grad, self._threads = torch.no_grad(), threads_for(work, device)
+
+    def __enter__(self) -> None:
+        self._no_grad.__enter__()
+        self._threads.__enter__()
+        for op in self._load:
+            op()
+
+    def __exit__(self, *exc: object) -> None:
+        for op in self._store:
+            op()
+        self._threads.__exit__(*exc)
+        self._no_grad.__exit__(*exc)
+
+
+def _by_example(T: Tensor) -> Tensor:
+    """An (n2, B) buffer as (B, n2), the same memory: its transpose, or for one output a contiguous
+    view (an ``out=`` on the transposed view costs 5 µs more a call)."""
+    return T.view(T.shape[1], 1) if T.shape[0] == 1 else T.t()
 
 
 def _parts(combined: list[Tensor]) -> list[Tensor]:
@@ -206,7 +239,7 @@ class GradientDescent:
         self.batch_size = m if batch_size is None else min(batch_size, m)
         self.epoch, self._batch = 0, 0  # where the next step starts
         self.params = [net.W1, net.b1, net.W2, net.b2]
-        # the steps' own copy of the weights, combined: P1 = [W1 | b1], P2 = [W2 | b2] (see _steps)
+        # the steps' own copy of the weights, combined: P1 = [W1 | b1], P2 = [W2 | b2] (see _Scope)
         self._combined = [self.X.new_empty(n1, n0 + 1), self.X.new_empty(n2, n1 + 1)]
         self._parts = _parts(self._combined)  # views of W1, b1, W2, b2 in them
         self.velocity: list[Tensor] = []  # the momentum buffers of W1, b1, W2, b2: views of V1, V2
@@ -215,6 +248,7 @@ class GradientDescent:
             self.velocity = _parts(self._velocity)
         self._tapes = self._make_tapes()
         self._work = step_work(self.batch_size, n0, n1, n2)
+        self._scope = _Scope(self.params, self._combined, self._work, self.X.device)
         self.check_divergence = check_divergence
         self._first_cost: float | None = None  # the divergence rule's reference
         self._good = [P.clone() for P in self._combined]  # the weights of the last cost that passed
@@ -294,22 +328,8 @@ class GradientDescent:
 
     def step(self, cost: bool = False) -> Tensor | None:
         """One step on the next batch; returns J on that batch (before the step) when ``cost`` is true."""
-        with self._steps():
+        with self._scope:
             return self._step(cost)
-
-    @contextlib.contextmanager
-    def _steps(self) -> Iterator[None]:
-        """The scope of steps: no graph, the thread rule, and the network's weights copied into the
-        combined ones the tapes update, and back into the network on the way out, even after an error
-        (a user may change the network's weights between two calls, e.g. ``load_state_dict``)."""
-        with torch.no_grad(), threads_for(self._work, self.X.device):
-            for part, p in zip(self._parts, self.params, strict=True):
-                part.copy_(p)
-            try:
-                yield
-            finally:
-                for part, p in zip(self._parts, self.params, strict=True):
-                    p.copy_(part)
 
     def _step(self, cost: bool) -> Tensor | None:
         if self._batch == 0:
@@ -354,7 +374,7 @@ class GradientDescent:
         bound = divergence_bound(self._first_cost or 0.0, self._chance_cost)
         if has_diverged(cost, bound):
             for P, good in zip(self._combined, self._good, strict=True):
-                P.copy_(good)  # (to the network on the way out of _steps)
+                P.copy_(good)  # (to the network on the way out of _Scope)
             raise DivergenceError(divergence_message(where, cost, bound, self.lr))
         for P, good in zip(self._combined, self._good, strict=True):
             good.copy_(P)
@@ -363,7 +383,7 @@ class GradientDescent:
         """``steps`` steps; the cost before every ``cost_every``-th step (none if 0), each checked
         with the divergence rule (see the class)."""
         costs = []
-        with self._steps():
+        with self._scope:
             for i in range(steps):
                 J = self._step(cost_every > 0 and i % cost_every == 0)
                 if J is not None:
@@ -379,7 +399,7 @@ class GradientDescent:
             raise ValueError(f"run_epochs starts at an epoch's first batch, but {self._batch} batches of this one ran")
         curve = []
         denominator = self.X.shape[0] if self.w is None else self.w.sum()
-        with self._steps():
+        with self._scope:
             for _ in range(epochs):
                 total = self.X.new_zeros((), dtype=torch.float64)
                 for tape, _ in self._tapes:
