@@ -57,10 +57,10 @@ class _Tape:
     combined layout, so that each layer is one product. With weights, dZ2's columns are scaled by
     w / Σw, which then replaces the 1/B.
 
-    ``forward`` computes Z2, ``dZ2`` then dZ2 from it; ``backward(update1, update2)`` the rest of the
+    ``forward`` computes Z2, ``output`` then dZ2 from it, ``backward(update)`` the rest of the
     backward pass around the two updates, each given its layer's gradient as the product (left,
-    right) = (dZ1, [X | 1]) or (dZ2, [A1; 1]ᵀ): layer 2's update comes after dZ1 = W2ᵀ dZ2 ∗ g′(Z1) has
-    read W2, so that both gradients are taken at the same weights.
+    right) = (dZ2, [A1; 1]ᵀ) or (dZ1, [X | 1]): layer 2's update comes after W2ᵀ dZ2 has read W2, so
+    that both gradients are taken at the same weights.
     """
 
     def __init__(
