@@ -241,7 +241,6 @@ class GradientDescent:
         self.params = [net.W1, net.b1, net.W2, net.b2]
         # the steps' own copy of the weights, combined: P1 = [W1 | b1], P2 = [W2 | b2] (see _Scope)
         self._combined = [self.X.new_empty(n1, n0 + 1), self.X.new_empty(n2, n1 + 1)]
-        self._parts = _parts(self._combined)  # views of W1, b1, W2, b2 in them
         self.velocity: list[Tensor] = []  # the momentum buffers of W1, b1, W2, b2: views of V1, V2
         if self.momentum:
             self._velocity = [torch.zeros_like(P) for P in self._combined]
