@@ -96,17 +96,18 @@ def test_the_tape_computes_the_gradients_of_the_equations_module(output, batch_s
     n2 = 2 if output != "identity" else 1
     X, Y, _ = make_problem(17, 3, 4, n2, output, x_grad=False)
     net, _ = twin_nets(3, 4, n2, "relu", output)
-    W1, b1, W2, b2 = (p.detach().clone() for p in net.parameters())
+    before = [p.detach().clone() for p in net.parameters()]
+    W1, b1, W2, b2 = before
     gd = GradientDescent(net, X, Y, lr=0.1, batch_size=batch_size, seed=2)
-    gd.step()
+    gd.step()  # W ← W − 0.1 dW: the gradient, folded into the update, is (W_before − W_after) / 0.1
     idx = gd.epoch_order(0)[: batch_size or 17]
     Xb, Yb = X[idx], dense_target(net._as_target(Y, X), net.n2, X.dtype)[idx]
     g = get_activation("relu")
     A1 = equations.hidden(Xb, W1, b1, g)
     dZ2 = (get_head(output).link(equations.output(A1, W2, b2)) - Yb) / len(idx)  # the note's dZ2, with its 1/m
     expected = equations.backward(dZ2, Xb, A1, W1, W2, g)
-    for got, want in zip(gd.grads, expected[1:], strict=True):
-        torch.testing.assert_close(got / len(idx), want, rtol=0, atol=1e-12)
+    for p, p0, want in zip(net.parameters(), before, expected[1:], strict=True):
+        torch.testing.assert_close((p0 - p.detach()) / 0.1, want, rtol=0, atol=1e-12)
 
 
 BAD_ARGUMENTS = [
@@ -280,3 +281,34 @@ def test_divergence_raises_the_one_rule_and_puts_the_last_good_weights_back(batc
         gd()[1].run(200, cost_every=1)
     curve = gd(check_divergence=False)[1].run_epochs(50)  # the caller applies the rule: no error here
     assert not all(math.isfinite(c) and c < 100 * curve[0] for c in curve)
+
+
+def test_weights_loaded_between_calls_are_where_the_next_step_starts():
+    """The steps keep their own copy of the weights ([W | b]) during a call: a change the user makes
+    between two calls (load_state_dict) is read when the next call starts."""
+    X, Y, _ = make_problem(29, 4, 6, 1, "sigmoid", x_grad=False)
+    net, ref = twin_nets(4, 6, 1, "tanh", "sigmoid")
+    gd = GradientDescent(net, X, Y, lr=0.3, batch_size=8, seed=5)
+    gd.run(2)
+    other = TwoLayerNet(4, 6, init="pytorch", seed=9, dtype=torch.float64).state_dict()
+    net.load_state_dict(other)
+    ref.load_state_dict(other)
+    J = gd.step(cost=True)  # the epoch's third batch
+    idx = gd.epoch_order(0)[16:24]
+    J_ref = ref.cost(X[idx], Y[idx])
+    J_ref.backward()
+    torch.optim.SGD(ref.parameters(), lr=0.3).step()
+    assert J.item() == pytest.approx(J_ref.item(), abs=1e-12)
+    assert_same_parameters(net, ref)
+
+
+def test_the_network_holds_the_weights_of_the_steps_that_ran_when_a_call_fails():
+    X, Y = torch.randn(10, 2, dtype=torch.float64), torch.ones(10, dtype=torch.float64)
+    net, ref = twin_nets(2, 3, 1, "tanh", "sigmoid")
+    gd = GradientDescent(net, X, Y, lr=0.1, batch_size=4, shuffle=False)
+    GradientDescent(ref, X.clone(), Y, lr=0.1, batch_size=4, shuffle=False).run(3)  # one whole epoch
+    gd.run(2)
+    X[0, 0] = 5.0  # the epoch's copy is taken: its third batch runs, the next epoch's start fails
+    with pytest.raises(ValueError, match="changed in place"):
+        gd.run(3)
+    assert_same_parameters(net, ref, atol=0)

@@ -4,10 +4,14 @@ One step is the forward pass, the backward equations from dZ2 = A2 − Y, and W 
 parameter, each equation bound once to its operands and to a buffer it owns (a *tape*). The 1/m of
 the note's gradients is folded into the step size, so dZ2 is literally A2 − Y.
 
-Two rearrangements keep a step close to its matrix products. The rows carry a column of ones, and
-A1 a row of ones, so that one product gives a layer's weights' and bias's gradients at once
-([dW1 | db1] = dZ1 [X | 1], [dW2 | db2] = dZ2 [A1; 1]ᵀ). And an epoch's rows are gathered in its
-order once, at its start: each batch is then a slice of that copy, with nothing to gather.
+Three rearrangements keep a step close to its matrix products. The rows carry a column of ones, A1
+a row of ones, and the steps keep the weights combined, [W1 | b1] and [W2 | b2] (copied from the
+network when a call starts and back when it ends), so that one product gives a layer's output
+(Z1 = [W1 | b1] [X | 1]ᵀ, Z2 = [W2 | b2] [A1; 1]) and one its weights' and bias's gradients
+([dW1 | db1] = dZ1 [X | 1], [dW2 | db2] = dZ2 [A1; 1]ᵀ). Plain SGD adds that gradient product to the
+weights in the product itself ([W | b] ← [W | b] − α dZ [X | 1], one ``addmm_``): no gradient buffer,
+no separate update. And an epoch's rows are gathered in its order once, at its start: each batch is
+then a slice of that copy, with nothing to gather.
 """
 
 from __future__ import annotations
@@ -49,37 +53,41 @@ class _Buffers:
 class _Tape:
     """The note's equations for one batch: ``X1`` (B, n0 + 1), its rows with a ones column, ``Y``
     (B, n2) and, with sample weights, ``w`` (B,): views into the data or the epoch's gathered copy.
-    With weights, dZ2's columns are scaled by w / Σw, which then replaces the 1/B.
+    ``P1`` = [W1 | b1] (n1, n0 + 1) and ``P2`` = [W2 | b2] (n2, n1 + 1) are the weights in the
+    combined layout, so that each layer is one product. With weights, dZ2's columns are scaled by
+    w / Σw, which then replaces the 1/B.
+
+    ``forward`` computes Z2, ``output`` then dZ2 from it, ``backward(update)`` the rest of the
+    backward pass around the two updates, each given its layer's gradient as the product (left,
+    right) = (dZ2, [A1; 1]ᵀ) or (dZ1, [X | 1]): layer 2's update comes after W2ᵀ dZ2 has read W2, so
+    that both gradients are taken at the same weights.
     """
 
     def __init__(
-        self, X1: Tensor, Y: Tensor, w: Tensor | None, params: list[Tensor], G1: Tensor, G2: Tensor,
-        buffers: _Buffers, g: Activation, head: Head,
+        self, X1: Tensor, Y: Tensor, w: Tensor | None, P1: Tensor, P2: Tensor, buffers: _Buffers,
+        g: Activation, head: Head,
     ) -> None:  # fmt: skip
-        W1, b1, W2, b2 = params
-        n0, B, bf = X1.shape[1] - 1, X1.shape[0], buffers
+        B, n1, bf = X1.shape[0], P2.shape[1] - 1, buffers
         A1, YT = bf.A1[:-1], Y.t()  # (n1, B), (n2, B)
+        self.X1, self.A1, self.dZ1, self.dZ2, self.W2T = X1, bf.A1, bf.dZ1, bf.dZ2, P2[:, :n1].t()
+        self.derivative = _derivative(g, bf.dZ1, A1)
         self.forward: list[Op] = [
-            partial(torch.addmm, b1[:, None], W1, X1[:, :n0].t(), out=A1),  # Z1 = W1 X + b1
+            partial(torch.mm, P1, X1.t(), out=A1),  # Z1 = [W1 | b1] [X | 1]ᵀ = W1 X + b1
             partial(g.forward_, A1),  # A1 = g(Z1)
-            partial(torch.addmm, b2[:, None], W2, A1, out=bf.Z2),  # Z2 = W2 A1 + b2
+            partial(torch.mm, P2, bf.A1, out=bf.Z2),  # Z2 = [W2 | b2] [A1; 1] = W2 A1 + b2
         ]
-        self.backward: list[Op] = [
-            partial(head.link_out, bf.Z2.t(), bf.dZ2.t()),  # A2 = σ(Z2)
+        self.output: list[Op] = [
+            partial(head.link_out, _by_example(bf.Z2), _by_example(bf.dZ2)),  # A2 = σ(Z2)
             partial(bf.dZ2.sub_, YT),  # dZ2 = A2 − Y
-            partial(torch.mm, bf.dZ2, bf.A1.t(), out=G2),  # B [dW2 | db2] = dZ2 [A1; 1]ᵀ
-            partial(torch.mm, W2.t(), bf.dZ2, out=bf.dZ1),  # W2ᵀ dZ2
-            *_derivative(g, bf.dZ1, A1),  # dZ1 = W2ᵀ dZ2 ∗ g′(Z1)
-            partial(torch.mm, bf.dZ1, X1, out=G1),  # B [dW1 | db1] = dZ1 [X | 1]
         ]
-        Z2 = bf.Z2.t()  # (B, n2)
+        Z2 = _by_example(bf.Z2)  # (B, n2)
         if w is None:
-            self.scale: float = B  # the gradients above are B times the note's
+            self.scale: float = B  # the gradients below are B times the note's
             self.cost: Callable[[], Tensor] = partial(head.cost, Z2, Y)
             self.weight: float | Tensor = B
         else:  # a batch whose weights are all 0 weighs nothing: 0/tiny, not 0/0
             tiny = torch.finfo(X1.dtype).tiny
-            self.backward[2:2] = [  # after dZ2 = A2 − Y: the weights, and 1/Σw in place of 1/B
+            self.output += [  # the weights, and 1/Σw in place of 1/B
                 partial(torch.sum, w, 0, out=bf.wsum),
                 partial(torch.clamp_min, bf.wsum, tiny, out=bf.wden),
                 partial(torch.div, w, bf.wden, out=bf.wn),
@@ -88,6 +96,55 @@ class _Tape:
             self.scale = 1.0
             self.cost = lambda: head.losses(Z2, Y).mul_(w).sum() / w.sum().clamp_min(tiny)
             self.weight = bf.wsum
+
+    def backward(self, update: Callable[[int, Tensor, Tensor], list[Op]]) -> list[Op]:
+        """From dZ2 to the updated weights: ``update(layer, left, right)`` gives the ops that apply
+        layer's gradient left · right (B times the note's without sample weights)."""
+        return [
+            partial(torch.mm, self.W2T, self.dZ2, out=self.dZ1),  # W2ᵀ dZ2, before W2 changes
+            *update(2, self.dZ2, self.A1.t()),  # B [dW2 | db2] = dZ2 [A1; 1]ᵀ
+            *self.derivative,  # dZ1 = W2ᵀ dZ2 ∗ g′(Z1)
+            *update(1, self.dZ1, self.X1),  # B [dW1 | db1] = dZ1 [X | 1]
+        ]
+
+
+class _Scope:
+    """The scope of a call's steps: no graph, the thread rule, and the network's weights copied into
+    the combined ones the tapes update, [W1 | b1] and [W2 | b2], and back into the network on the way
+    out, even after an error (a user may change the weights between two calls, e.g. with
+    ``load_state_dict``). A class rather than a generator: it is entered at every call of ``step``."""
+
+    __slots__ = ("_load", "_no_grad", "_store", "_threads")
+
+    def __init__(self, params: list[Tensor], combined: list[Tensor], work: int, device: torch.device) -> None:
+        W1, b1, W2, b2 = (p.detach() for p in params)  # the same memory and version counter
+        P1, P2 = combined
+        self._load = [partial(torch.cat, [W, b[:, None]], 1, out=P) for W, b, P in ((W1, b1, P1), (W2, b2, P2))]
+        self._store = [partial(p.copy_, part) for p, part in zip((W1, b1, W2, b2), _parts(combined), strict=True)]
+        self._no_grad, self._threads = torch.no_grad(), threads_for(work, device)
+
+    def __enter__(self) -> None:
+        self._no_grad.__enter__()
+        self._threads.__enter__()
+        for op in self._load:
+            op()
+
+    def __exit__(self, *exc: object) -> None:
+        for op in self._store:
+            op()
+        self._threads.__exit__(*exc)
+        self._no_grad.__exit__(*exc)
+
+
+def _by_example(T: Tensor) -> Tensor:
+    """An (n2, B) buffer as (B, n2), the same memory: its transpose, or for one output a contiguous
+    view (an ``out=`` on the transposed view costs 5 µs more a call)."""
+    return T.view(T.shape[1], 1) if T.shape[0] == 1 else T.t()
+
+
+def _parts(combined: list[Tensor]) -> list[Tensor]:
+    """The views of W1, b1, W2, b2 in [W1 | b1], [W2 | b2] (or of their velocities)."""
+    return [part for P in combined for part in (P[:, :-1], P[:, -1])]
 
 
 def _derivative(g: Activation, dZ1: Tensor, A1: Tensor) -> list[Op]:
@@ -182,14 +239,18 @@ class GradientDescent:
         self.batch_size = m if batch_size is None else min(batch_size, m)
         self.epoch, self._batch = 0, 0  # where the next step starts
         self.params = [net.W1, net.b1, net.W2, net.b2]
-        G1, G2 = self.X.new_empty(n1, n0 + 1), self.X.new_empty(n2, n1 + 1)  # [dW1 | db1], [dW2 | db2]
-        self.grads = [G1[:, :n0], G1[:, n0], G2[:, :n1], G2[:, n1]]
-        self.velocity = [torch.zeros_like(p) for p in self.params] if self.momentum else []
-        self._tapes = self._make_tapes(G1, G2)
+        # the steps' own copy of the weights, combined: P1 = [W1 | b1], P2 = [W2 | b2] (see _Scope)
+        self._combined = [self.X.new_empty(n1, n0 + 1), self.X.new_empty(n2, n1 + 1)]
+        self.velocity: list[Tensor] = []  # the momentum buffers of W1, b1, W2, b2: views of V1, V2
+        if self.momentum:
+            self._velocity = [torch.zeros_like(P) for P in self._combined]
+            self.velocity = _parts(self._velocity)
+        self._tapes = self._make_tapes()
         self._work = step_work(self.batch_size, n0, n1, n2)
+        self._scope = _Scope(self.params, self._combined, self._work, self.X.device)
         self.check_divergence = check_divergence
         self._first_cost: float | None = None  # the divergence rule's reference
-        self._good = [p.detach().clone() for p in self.params]  # the weights of the last cost that passed
+        self._good = [P.clone() for P in self._combined]  # the weights of the last cost that passed
         task = next(t for t in TASKS.values() if t.head == net.output)
         self._chance_cost = task.chance_cost(n2) * (n2 if net.output != "softmax" else 1)  # J sums the outputs
 
@@ -198,7 +259,7 @@ class GradientDescent:
     def full_batch(self) -> bool:
         return self.batch_size == self.X.shape[0]
 
-    def _make_tapes(self, G1: Tensor, G2: Tensor) -> list[tuple[_Tape, list[Op]]]:
+    def _make_tapes(self) -> list[tuple[_Tape, list[Op]]]:
         """One (tape, its ops: forward, backward, update) per batch of an epoch, reading the rows in place
         (full batch) or slices of the epoch's gathered copy (``self._rows``, refilled at each epoch's start)."""
         g, head = get_activation(self.net.activation), get_head(self.net.output)
@@ -212,7 +273,7 @@ class GradientDescent:
             self._rows = [(X1, torch.empty_like(X1)), (self.Y, Y)] + ([] if w is None else [(self.w, w)])
             X1 = self._rows[0][1]  # contiguous rows: a plain copy of each
             self._order = torch.empty(m, dtype=torch.long, device=self.X.device)
-        B = self.batch_size
+        B, update = self.batch_size, self._update()
         sizes = [B] * (m // B) + ([m % B] if m % B else [])
         buffers: dict[int, _Buffers] = {}
         tapes, start = [], 0
@@ -221,25 +282,39 @@ class GradientDescent:
                 buffers[size] = _Buffers(size, self.net.n1, self.net.n2, self.X, w is not None)
             rows = slice(start, start + size)
             ws = None if w is None else w[rows]
-            tape = _Tape(X1[rows], Y[rows], ws, self.params, G1, G2, buffers[size], g, head)
-            tapes.append((tape, [*tape.forward, *tape.backward, *self._update(tape.scale)]))
+            tape = _Tape(X1[rows], Y[rows], ws, *self._combined, buffers[size], g, head)
+            tapes.append((tape, [*tape.forward, *tape.output, *tape.backward(partial(update, tape.scale))]))
             start += size
         return tapes
 
-    def _update(self, scale: float) -> list[Op]:
-        """W ← W − α dW for every parameter (torch.optim.SGD's rule), the 1/``scale`` folded into α."""
-        lr, mu, params, grads = self.lr, self.momentum, self.params, self.grads
-        ops: list[Op] = []
-        if self.weight_decay:  # dW += λ W for the weights W1 and W2
-            ops.append(partial(compat.foreach_add_, grads[::2], params[::2], alpha=self.weight_decay * scale))
-        if not mu:
-            return [*ops, partial(compat.foreach_add_, params, grads, alpha=-lr / scale)]
-        v = self.velocity
-        ops += [partial(compat.foreach_mul_, v, mu), partial(compat.foreach_add_, v, grads, alpha=1 / scale)]
-        if self.nesterov:  # W ← W − α (dW + μ v)
-            return [*ops, partial(compat.foreach_add_, params, grads, alpha=-lr / scale),
-                    partial(compat.foreach_add_, params, v, alpha=-lr * mu)]  # fmt: skip
-        return [*ops, partial(compat.foreach_add_, params, v, alpha=-lr)]  # W ← W − α v
+    def _update(self) -> Callable[[float, int, Tensor, Tensor], list[Op]]:
+        """``update(scale, layer, left, right)``: the ops of W ← W − α dW (torch.optim.SGD's rule) for
+        ``layer``'s [W | b], whose gradient is left · right / ``scale`` (the 1/``scale`` folded into α).
+
+        Plain SGD adds the product to the weights in the product itself (``addmm_``: no gradient is
+        stored). With momentum or weight decay, the gradient goes to a buffer and the update follows."""
+        lr, mu, decay, P = self.lr, self.momentum, self.weight_decay, self._combined
+        if not mu and not decay:
+            return lambda scale, layer, left, right: [partial(P[layer - 1].addmm_, left, right, alpha=-lr / scale)]
+        G = [torch.empty_like(p) for p in P]  # [dW1 | db1], [dW2 | db2], times scale
+        W, dW = [p[:, :-1] for p in P], [g[:, :-1] for g in G]  # the weights W1, W2, not the biases
+        V = self._velocity if mu else []
+
+        def update(scale: float, layer: int, left: Tensor, right: Tensor) -> list[Op]:
+            ops: list[Op] = [partial(torch.mm, left, right, out=G[layer - 1])]
+            if layer == 2:  # layer 1's gradient comes next: the updates follow it, both layers at once
+                return ops
+            if decay:  # dW += λ W
+                ops.append(partial(compat.foreach_add_, dW, W, alpha=decay * scale))
+            if not mu:
+                return [*ops, partial(compat.foreach_add_, P, G, alpha=-lr / scale)]
+            ops += [partial(compat.foreach_mul_, V, mu), partial(compat.foreach_add_, V, G, alpha=1 / scale)]
+            if self.nesterov:  # W ← W − α (dW + μ v)
+                return [*ops, partial(compat.foreach_add_, P, G, alpha=-lr / scale),
+                        partial(compat.foreach_add_, P, V, alpha=-lr * mu)]  # fmt: skip
+            return [*ops, partial(compat.foreach_add_, P, V, alpha=-lr)]  # W ← W − α v
+
+        return update
 
     # ------------------------------------------------------------------- steps
     @property
@@ -252,7 +327,7 @@ class GradientDescent:
 
     def step(self, cost: bool = False) -> Tensor | None:
         """One step on the next batch; returns J on that batch (before the step) when ``cost`` is true."""
-        with torch.no_grad(), threads_for(self._work, self.X.device):
+        with self._scope:
             return self._step(cost)
 
     def _step(self, cost: bool) -> Tensor | None:
@@ -297,17 +372,17 @@ class GradientDescent:
             self._first_cost = cost
         bound = divergence_bound(self._first_cost or 0.0, self._chance_cost)
         if has_diverged(cost, bound):
-            for p, good in zip(self.params, self._good, strict=True):
-                p.detach().copy_(good)
+            for P, good in zip(self._combined, self._good, strict=True):
+                P.copy_(good)  # (to the network on the way out of _Scope)
             raise DivergenceError(divergence_message(where, cost, bound, self.lr))
-        for p, good in zip(self.params, self._good, strict=True):
-            good.copy_(p.detach())
+        for P, good in zip(self._combined, self._good, strict=True):
+            good.copy_(P)
 
     def run(self, steps: int, cost_every: int = 0) -> list[float]:
         """``steps`` steps; the cost before every ``cost_every``-th step (none if 0), each checked
         with the divergence rule (see the class)."""
         costs = []
-        with torch.no_grad(), threads_for(self._work, self.X.device):
+        with self._scope:
             for i in range(steps):
                 J = self._step(cost_every > 0 and i % cost_every == 0)
                 if J is not None:
@@ -323,7 +398,7 @@ class GradientDescent:
             raise ValueError(f"run_epochs starts at an epoch's first batch, but {self._batch} batches of this one ran")
         curve = []
         denominator = self.X.shape[0] if self.w is None else self.w.sum()
-        with torch.no_grad(), threads_for(self._work, self.X.device):
+        with self._scope:
             for _ in range(epochs):
                 total = self.X.new_zeros((), dtype=torch.float64)
                 for tape, _ in self._tapes:
