@@ -38,6 +38,7 @@ from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULT
 from .kept import MONITOR, checkpoint_callbacks
 from .lr_find import PICTURE, TwoLayerTrainer, find_lr, report
 from .module import ARCHITECTURE, DivergenceError, TwoLayerModule
+from .profiler import NoProfiler
 from .writer import PredictionWriter
 
 PROGRESS_REFRESH_STEPS = 50  # batches between progress-bar refreshes
@@ -201,7 +202,8 @@ class TwoLayerCLI(LightningCLI):
             )
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """The package's callbacks, unless the user gave their own of the kind, and the atomic checkpoint writer."""
+        """The package's callbacks, unless the user gave their own of the kind, the atomic checkpoint
+        writer, and :class:`~.profiler.NoProfiler` unless a profiler is given."""
         sub, config = self.subcommand, self.config_init[self.subcommand]
         trainer = config.trainer
         given = _as_list(trainer.callbacks)
@@ -230,6 +232,8 @@ class TwoLayerCLI(LightningCLI):
         kwargs["callbacks"] = given + extra
         if self.verbosity > 0:
             kwargs.setdefault("enable_model_summary", True)
+        if trainer.profiler is None:
+            kwargs["profiler"] = NoProfiler()
         plugins = _as_list(trainer.plugins)
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
