@@ -15,6 +15,7 @@ import io
 import itertools
 import logging
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -33,11 +34,15 @@ N1 = 64
 LR = 0.1
 
 
-class Timed:
-    """An iterable of batches that notes the CPU time at which each batch is taken."""
+Clock = Callable[[], float]
 
-    def __init__(self, batches: Any) -> None:
-        self.batches, self.epochs = batches, []
+
+class Timed:
+    """An iterable of batches that notes the ``clock`` (CPU time, or a count of calls) at which each
+    batch is taken."""
+
+    def __init__(self, batches: Any, clock: Clock) -> None:
+        self.batches, self.clock, self.epochs = batches, clock, []
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -46,7 +51,7 @@ class Timed:
         times: list[float] = []
         self.epochs.append(times)
         for batch in self.batches:
-            times.append(time.process_time())
+            times.append(self.clock())
             yield batch
 
     def intervals(self) -> list[list[float]]:
@@ -63,7 +68,7 @@ def per_batch(timed: list[Timed]) -> float:
     return statistics.fmean(min(column) for column in zip(*epochs, strict=True))
 
 
-def bare_loop(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, trivial: bool = False) -> Timed:
+def bare_loop(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, clock: Clock, trivial: bool = False) -> Timed:
     """The bare loop: ``zero_grad``, ``net.cost(X, Y).backward()``, ``step`` (or a one-weight trivial step)."""
     if trivial:
         w = torch.nn.Parameter(torch.zeros(1))
@@ -72,7 +77,7 @@ def bare_loop(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, trivial
         net = TwoLayerNet(X.shape[1], N1, init="xavier", seed=0)
         params, cost = list(net.parameters()), net.cost
     opt = torch.optim.SGD(params, lr=LR)
-    timed = Timed(InMemoryBatches(X, Y, batch))
+    timed = Timed(InMemoryBatches(X, Y, batch), clock)
     for _ in range(epochs + 1):
         for Xb, Yb, *_ in timed:
             opt.zero_grad()
@@ -165,7 +170,7 @@ def _callbacks(folder: str) -> dict[str, Callable[[], list]]:
     }
 
 
-def lightning_fit(module: Any, loader: Any, epochs: int, folder: str, callbacks: list, **trainer: Any) -> Timed:
+def lightning_fit(module: Any, loader: Timed, epochs: int, folder: str, callbacks: list, **trainer: Any) -> Timed:
     """Fit ``epochs`` + 1 epochs with everything off but what ``callbacks`` and ``trainer`` switch on."""
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import Checkpoint, ProgressBar
@@ -173,11 +178,10 @@ def lightning_fit(module: Any, loader: Any, epochs: int, folder: str, callbacks:
     off = {"logger": False, "enable_model_summary": False, "num_sanity_val_steps": 0, "limit_val_batches": 0,
            "enable_checkpointing": any(isinstance(c, Checkpoint) for c in callbacks),
            "enable_progress_bar": any(isinstance(c, ProgressBar) for c in callbacks)}  # fmt: skip
-    timed = Timed(loader)
     t = pl.Trainer(max_epochs=epochs + 1, default_root_dir=folder, callbacks=callbacks, **{**off, **trainer})
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        t.fit(module, train_dataloaders=timed)
-    return timed
+        t.fit(module, train_dataloaders=loader)
+    return loader
 
 
 FLOOR = "Lightning, trivial step, everything off (the floor)"
@@ -185,7 +189,9 @@ BARE = "bare loop, net.cost"
 DESIGNS = {"a: automatic": "ours", "b: manual": "manual"}
 
 
-def variants(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, folder: str) -> dict[str, Callable]:
+def variants(
+    X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, folder: str, clock: Clock = time.process_time
+) -> dict[str, Callable]:
     """Each measured variant as a function returning its :class:`Timed` loader."""
     from lightning.pytorch.loggers import CSVLogger
     from torch.utils.data import DataLoader, TensorDataset
@@ -198,13 +204,13 @@ def variants(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, folder: 
         def run() -> Timed:
             made = {k: v() for k, v in kw.items()}  # (a logger or profiler is made for each run)
             batches = loader() if loader else InMemoryBatches(X, Y, batch)
-            return lightning_fit(modules[module](X.shape[1]), batches, epochs, folder, extra(), **made)
+            return lightning_fit(modules[module](X.shape[1]), Timed(batches, clock), epochs, folder, extra(), **made)
 
         return run
 
     ours = {"profiler": NoProfiler}  # what the command adds to a Trainer
     runs: dict[str, Callable] = {
-        "bare loop, trivial step": lambda: bare_loop(X, Y, batch, epochs, trivial=True),
+        "bare loop, trivial step": lambda: bare_loop(X, Y, batch, epochs, clock, trivial=True),
         FLOOR: fit("trivial"),
         "  manual optimization": fit("trivial manual"),
         "  + NoProfiler": fit("trivial", **ours),
@@ -213,7 +219,7 @@ def variants(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, folder: 
         "  + a torch DataLoader (shuffled TensorDataset)": fit(
             "trivial", loader=lambda: DataLoader(TensorDataset(X, Y), batch_size=batch, shuffle=True)
         ),
-        BARE: lambda: bare_loop(X, Y, batch, epochs),
+        BARE: lambda: bare_loop(X, Y, batch, epochs, clock),
         "Lightning, net.cost alone, everything off": fit("cost only"),
         "Lightning, TwoLayerModule, everything off": fit("ours"),
         **{f"Lightning, TwoLayerModule ({d}) + NoProfiler": fit(m, **ours) for d, m in DESIGNS.items()},
@@ -221,22 +227,51 @@ def variants(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int, folder: 
     return runs
 
 
+class CallCounter:
+    """A clock that counts the Python and C function calls made while :meth:`counting`."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> float:
+        return self.calls
+
+    def _profile(self, frame: Any, event: str, arg: Any) -> None:
+        if event in ("call", "c_call"):
+            self.calls += 1
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        sys.setprofile(self._profile)
+        try:
+            yield
+        finally:
+            sys.setprofile(None)
+
+
 def bench_lightning(quick: bool, reps: int) -> list[dict]:
-    """CPU µs per batch of every variant at batch 256, then the goal rows at 256 and 1024."""
+    """CPU µs and function calls per batch of every variant at batch 256, then the goal rows at
+    256 and 1024."""
     warnings.filterwarnings("ignore", module="lightning")
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    X, Y = tabular_data(2_000 if quick else 50_000)
-    epochs = 2 if quick else 4
+    X, Y = tabular_data(2_000 if quick else 25_000)
+    epochs = 2
     rows: list[dict] = []
     with num_threads(1), tempfile.TemporaryDirectory() as folder:
         for batch in (256, 1024):
             runs = variants(X, Y, batch, epochs, folder)
             if batch != 256:  # only what the goal rows need
-                runs = {k: v for k, v in runs.items() if k == BARE or k.endswith("+ NoProfiler)")}
+                runs = {k: v for k, v in runs.items() if k == BARE or k.endswith(") + NoProfiler")}
             best = {name: per_batch(timed) for name, timed in _interleaved(runs, reps).items()}
             if batch == 256:
-                rows += [{"measure": f"batch {batch}: {k}", "us_per_batch": v * 1e6} for k, v in best.items()]
+                counter = CallCounter()
+                counted = variants(X, Y, batch, epochs, folder, counter)
+                for name, v in best.items():
+                    with counter.counting():
+                        calls = per_batch([counted[name]()])
+                    rows.append({"measure": f"batch {batch}: {name}", "us_per_batch": v * 1e6,
+                                 "calls_per_batch": calls})  # fmt: skip
                 floor = best[FLOOR] - best["bare loop, trivial step"]
                 rows.append({"measure": "Lightning's floor beyond a bare trivial step, / a bare net.cost step",
                              "us_per_batch": floor * 1e6, "ratio": floor / best[BARE]})  # fmt: skip
