@@ -151,7 +151,7 @@ def _callbacks(folder: str) -> dict[str, Callable[[], list]]:
     """Each of the command's default callbacks alone (what ``torchtwolayer fit`` adds)."""
     from lightning.pytorch.callbacks import EarlyStopping, TQDMProgressBar
 
-    from torchtwolayer.lightning.callbacks import EpochLines, RunSummary
+    from torchtwolayer.lightning.callbacks import RunSummary, TableEarlyStopping
     from torchtwolayer.lightning.cli import PROGRESS_REFRESH_STEPS
     from torchtwolayer.lightning.kept import MONITOR, checkpoint_callbacks
 
@@ -165,8 +165,8 @@ def _callbacks(folder: str) -> dict[str, Callable[[], list]]:
         "last.ckpt's callback": lambda: checkpoint(0),
         "best.ckpt's callback": lambda: checkpoint(1),
         "EarlyStopping": lambda: [EarlyStopping(MONITOR, strict=False)],
-        "EpochLines": lambda: [EpochLines()],
-        "RunSummary": lambda: [RunSummary()],
+        "a table's EarlyStopping": lambda: [TableEarlyStopping(MONITOR, strict=False)],
+        "RunSummary (with epoch lines)": lambda: [RunSummary(epoch_lines=True)],
     }
 
 

@@ -26,21 +26,27 @@ def checkpoint_callbacks(has_validation: bool) -> list[Callback]:
     return [last, BestCheckpoint(monitor=MONITOR, mode="min", filename="best", auto_insert_metric_name=False)]
 
 
-class EpochCheckpoint(ModelCheckpoint):
+class StateKeyOnce:
+    """For a subclass of a Lightning callback: its ``state_key`` made once, and the same as the
+    Lightning class's for the same settings (so runs saved with the Lightning class resume).
+    Lightning reads a callback's key at each of its six or so calls a batch, and
+    ``ModelCheckpoint`` and ``EarlyStopping`` format it from their settings each time; those are
+    fixed at construction."""
+
+    @functools.cached_property
+    def state_key(self) -> str:
+        lightning = next(c for c in type(self).__mro__ if c.__module__.startswith("lightning."))
+        return lightning.__qualname__ + super().state_key.removeprefix(type(self).__qualname__)  # type: ignore[misc]
+
+
+class EpochCheckpoint(StateKeyOnce, ModelCheckpoint):
     """A ``ModelCheckpoint`` that saves at the end of epochs and validations only, so it does
-    nothing per batch: Lightning calls each callback about six times a batch, and reads its
-    ``state_key`` each time (kept here once made: it depends on settings fixed at construction).
-    Its keyword arguments are ``ModelCheckpoint``'s, without the per-step triggers."""
+    nothing per batch. Its keyword arguments are ``ModelCheckpoint``'s, without the per-step triggers."""
 
     def __init__(self, **kwargs: object) -> None:
         if {"every_n_train_steps", "train_time_interval"} & kwargs.keys():
             raise TypeError("EpochCheckpoint saves per epoch; use ModelCheckpoint for every_n_train_steps")
         super().__init__(**kwargs)
-
-    @functools.cached_property
-    def state_key(self) -> str:
-        """``ModelCheckpoint``'s key for the same settings (so runs saved before this class resume)."""
-        return "ModelCheckpoint" + super().state_key.removeprefix(type(self).__qualname__)
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: object, batch: object, batch_idx: int

@@ -122,13 +122,6 @@ class TwoLayerModule(LightningModule):
         return self.net(X)
 
     # -------------------------------------------------------------- training
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """The batch itself when its tensors are on ``device`` already (the data module's batches on
-        the CPU); otherwise Lightning's move."""
-        if isinstance(batch, (tuple, list)) and all(not isinstance(t, Tensor) or t.device == device for t in batch):
-            return batch
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     def on_train_start(self) -> None:
         if self.trainer.ckpt_path:
             self._apply_optimizer_settings()
