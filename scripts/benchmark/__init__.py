@@ -23,6 +23,9 @@ Sections (all float32 on the CPU unless said), one module each:
   scale     (not in the default run) fit for one epoch on a 10 000 000 x 33 Parquet file
   wide      (not in the default run) fit 20 steps of a 200 x 5 000 table and of 10 000 classes:
             seconds and peak RSS beyond a narrow / few-class baseline (issue 21's goals)
+  lightning (not in the default run) Lightning's own CPU time and function calls per batch: a
+            trivial step with everything off, each of the command's defaults, the module under
+            automatic and manual optimization; fit / bare loop at batch 256 and 1024 (issue 23's goal)
 
 Variants run interleaved (A, B, A, B, …) in one process, several repetitions, medians. Every ratio
 with a goal is printed beside it (the ``goal`` and ``met`` columns).

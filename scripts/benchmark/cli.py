@@ -14,7 +14,7 @@ import torch
 
 from scripts import benchmark
 
-from . import course, data, estimators, function, fused, loop, memory, scale, startup, tabular, wide
+from . import course, data, estimators, function, fused, lightning, loop, memory, scale, startup, tabular, wide
 
 DEFAULT_SECTIONS = ["function", "fused", "loop", "memory", "course", "tabular", "sklearn", "data", "startup", "busy"]
 
@@ -35,6 +35,7 @@ def sections(args: argparse.Namespace) -> dict[str, Callable[[], list[dict]]]:
         "data": lambda: data.bench_data(*((2_000, 1) if quick else (1_000_000, 3)), args.data_dir, not quick),
         "scale": lambda: scale.bench_scale(20_000 if quick else 10_000_000, folder=args.data_dir),
         "wide": lambda: wide.bench_wide(quick),
+        "lightning": lambda: lightning.bench_lightning(quick, 1 if quick else 7),
     }
 
 

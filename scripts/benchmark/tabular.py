@@ -1,7 +1,8 @@
 """200 000 × 32 binary data, 64 tanh units, plain SGD (lr 0.1), 2 epochs, batch 64, 256 and 1024, float32
 and float64: samples/s of the second epoch and test accuracy of GradientDescent mini-batch,
 scikit-learn's MLPClassifier (solver sgd), a bare PyTorch loop over the package's module, Lightning
-fit, and autograd + nn.Sequential."""
+fit (everything off but the command's profiler, ``NoProfiler``), and autograd + nn.Sequential.
+The ``lightning`` section breaks Lightning's share down and prints the goal fit / bare loop."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ def lightning_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: 
     import lightning.pytorch as pl
 
     from torchtwolayer.lightning.module import TwoLayerModule
+    from torchtwolayer.lightning.profiler import NoProfiler
 
     class EpochTimer(pl.Callback):
         def __init__(self) -> None:
@@ -108,7 +110,7 @@ def lightning_epoch_times(X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: 
     timer = EpochTimer()
     trainer = pl.Trainer(
         max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, num_sanity_val_steps=0, callbacks=[timer],
+        enable_model_summary=False, num_sanity_val_steps=0, callbacks=[timer], profiler=NoProfiler(),
         precision="64-true" if X.dtype == torch.float64 else "32-true",
     )  # fmt: skip
     trainer.fit(model, dm)

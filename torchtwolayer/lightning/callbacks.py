@@ -1,5 +1,6 @@
 """What a fit shows and leaves behind, as Lightning callbacks: the run's summary and pictures,
-one line per epoch when the output is not a terminal (the checkpoints kept: :mod:`.kept`)."""
+one line per epoch when the output is not a terminal (the checkpoints kept: :mod:`.kept`), and a
+table's early stopping."""
 
 from __future__ import annotations
 
@@ -11,33 +12,36 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ..data.module import TwoLayerDataModule
-from .kept import reported_checkpoint, saved_checkpoint
+from .kept import StateKeyOnce, reported_checkpoint, saved_checkpoint
 from .module import TwoLayerModule
 
 
-class EpochLines(Callback):
-    """One line per epoch (loss and validation metrics), for output that is not a terminal,
-    where a progress bar would write a line per refresh."""
-
-    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not trainer.is_global_zero:
-            return
-        shown = {k: v for k, v in trainer.callback_metrics.items() if k.startswith(("train/loss", "val/"))}
-        values = "  ".join(f"{k} {float(v):.4f}" for k, v in sorted(shown.items()) if k != "train/loss_step")
-        print(f"epoch {trainer.current_epoch}  step {trainer.global_step}  {values}", flush=True)
+class TableEarlyStopping(StateKeyOnce, EarlyStopping):
+    """``EarlyStopping`` as a table's fit adds it (``EarlyStopping``'s arguments), its key made once."""
 
 
 class RunSummary(Callback):
     """At the end of ``fit``: learning curves and (for 2 features) the decision boundary in the
     run's folder, then the scores of the reported checkpoint on every split, where the files
-    are, and the exact commands that come next."""
+    are, and the exact commands that come next. With ``epoch_lines``, also one line per epoch
+    (loss and validation metrics), for output that is not a terminal, where a progress bar
+    would write a line per refresh. (One callback for both: Lightning calls every callback
+    about six times a batch, whatever hooks it has.)"""
 
-    def __init__(self, command: str = "torchtwolayer") -> None:
-        self.command = command
+    def __init__(self, command: str = "torchtwolayer", epoch_lines: bool = False) -> None:
+        self.command, self.epoch_lines = command, epoch_lines
         self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not (self.epoch_lines and trainer.is_global_zero):
+            return
+        shown = {k: v for k, v in trainer.callback_metrics.items() if k.startswith(("train/loss", "val/"))}
+        values = "  ".join(f"{k} {float(v):.4f}" for k, v in sorted(shown.items()) if k != "train/loss_step")
+        print(f"epoch {trainer.current_epoch}  step {trainer.global_step}  {values}", flush=True)
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._start = time.perf_counter()

@@ -32,12 +32,13 @@ from lightning.pytorch.plugins.io import CheckpointIO
 
 from ..data.module import TwoLayerDataModule
 from ..files import output_path, remove_stale_temporaries
-from .callbacks import EpochLines, RunSummary, is_terminal
+from .callbacks import RunSummary, TableEarlyStopping, is_terminal
 from .checkpoints import AtomicCheckpointIO, find_checkpoint, load_checkpoint
 from .defaults import RUN_NAME, RUNS, TABULAR, TABULAR_PATIENCE, TRAINER_DEFAULTS, is_table, table_defaults
 from .kept import MONITOR, checkpoint_callbacks
 from .lr_find import PICTURE, TwoLayerTrainer, find_lr, report
 from .module import ARCHITECTURE, DivergenceError, TwoLayerModule
+from .profiler import NoProfiler
 from .writer import PredictionWriter
 
 PROGRESS_REFRESH_STEPS = 50  # batches between progress-bar refreshes
@@ -201,11 +202,13 @@ class TwoLayerCLI(LightningCLI):
             )
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """The package's callbacks, unless the user gave their own of the kind, and the atomic checkpoint writer."""
+        """The package's callbacks, unless the user gave their own of the kind, the atomic checkpoint
+        writer, and :class:`~.profiler.NoProfiler` unless a profiler is given."""
         sub, config = self.subcommand, self.config_init[self.subcommand]
         trainer = config.trainer
         given = _as_list(trainer.callbacks)
         extra: list[Any] = []
+        epoch_lines = False
         if self.verbosity < 0:
             kwargs["enable_progress_bar"] = False
         elif trainer.enable_progress_bar is not False and not any(isinstance(c, ProgressBar) for c in given):
@@ -213,8 +216,7 @@ class TwoLayerCLI(LightningCLI):
                 extra.append(TQDMProgressBar(refresh_rate=PROGRESS_REFRESH_STEPS, leave=True))
             else:
                 kwargs["enable_progress_bar"] = False
-                if sub == "fit":
-                    extra.append(EpochLines())
+                epoch_lines = True
         has_validation = len(self.datamodule.splits.get("val", ())) > 0
         if sub == "fit":
             if trainer.enable_checkpointing is not False and not any(isinstance(c, ModelCheckpoint) for c in given):
@@ -222,14 +224,16 @@ class TwoLayerCLI(LightningCLI):
             stops_early = any(isinstance(c, EarlyStopping) for c in given)
             if is_table(self.datamodule.hparams.dataset) and has_validation and not stops_early:
                 # strict=False: a step limit inside the first epoch stops before any val/loss exists
-                extra.append(EarlyStopping(MONITOR, patience=TABULAR_PATIENCE, mode="min", strict=False))
-            extra.append(RunSummary())
+                extra.append(TableEarlyStopping(MONITOR, patience=TABULAR_PATIENCE, mode="min", strict=False))
+            extra.append(RunSummary(epoch_lines=epoch_lines))
             kwargs.update(self._epoch_settings(trainer, given))
         if sub == "predict":
             extra.append(PredictionWriter(config.output, config.overwrite))
         kwargs["callbacks"] = given + extra
         if self.verbosity > 0:
             kwargs.setdefault("enable_model_summary", True)
+        if trainer.profiler is None:
+            kwargs["profiler"] = NoProfiler()
         plugins = _as_list(trainer.plugins)
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
