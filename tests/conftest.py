@@ -36,6 +36,7 @@ ONE_WORKER_MODULES = (
     "test_benchmark.py",  # the quick benchmark run
     "test_export.py",  # a fit per case
     "test_playground.py",  # the browser and the server
+    "test_interruption.py",  # one child process for the killed runs
 )
 
 
