@@ -1,8 +1,3 @@
-import contextlib
-import io
-import os
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -31,25 +26,38 @@ def make_problem(m, n0, n1, n2, output, dtype=torch.float64, seed=0, x_grad=True
     return X, Y, params
 
 
+# Modules whose tests share a costly module fixture (a long fit, a child process, a browser). With -n,
+# pytest-xdist builds a module fixture once on each worker that runs one of the module's tests; these
+# modules are run whole on one worker instead, so each fixture is built once. (xdist's own
+# ``--dist loadgroup`` does this by rewriting test ids, which pytest 9 no longer lets it do.)
+ONE_WORKER_MODULES = (
+    "test_default_fit.py",  # the default fit: ~20 s
+    "test_bad_input_os.py",  # one child process for every case
+    "test_benchmark.py",  # the quick benchmark run
+    "test_export.py",  # a fit per case
+    "test_playground.py",  # the browser and the server
+    "test_interruption.py",  # one child process for the killed runs
+)
+
+
+@pytest.hookimpl(optionalhook=True)  # the hook exists only where pytest-xdist is installed
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's hook: each test is a unit of work on its own, except the modules above, one unit each.
+    The units with most tests are handed out first (xdist's ``--loadscope-reorder``, its default): the
+    costly modules start at once, and the single tests fill both workers to the end."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return module if module.rsplit("/", 1)[-1] in ONE_WORKER_MODULES else nodeid
+
+    return ModulesOnOneWorker(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _fixed_seed():
     torch.manual_seed(0)
-
-
-@pytest.fixture(scope="session")
-def default_run(tmp_path_factory) -> tuple[Path, str]:
-    """``torchtwolayer fit`` with no arguments, run once for the whole session: its folder and output."""
-    from torchtwolayer.commands import main
-
-    folder = tmp_path_factory.mktemp("default_fit")
-    out, cwd = io.StringIO(), os.getcwd()
-    os.chdir(folder)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-            assert main(["fit"]) == 0
-    finally:
-        os.chdir(cwd)
-    return folder, out.getvalue()
 
 
 @pytest.fixture

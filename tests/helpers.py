@@ -47,6 +47,14 @@ def files_under(path: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
 
 
+def png_shape(path: Path) -> tuple[int, int]:
+    """The height and width of a PNG file (which must be one)."""
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return matplotlib.image.imread(path).shape[:2]
+
+
 def load_script(name: str) -> ModuleType:
     """``scripts/<name>.py`` imported as a module (the scripts are files, not a package)."""
     if name not in sys.modules:

@@ -1,5 +1,6 @@
 """Killed runs resume to the same weights; divergence stops cleanly; runs are reproducible."""
 
+import json
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ MINI_BATCH = (
     30,
     signal.SIGKILL,
 )
+MODES = {"full-batch": FULL_BATCH, "mini-batch": MINI_BATCH}
 TESTS = Path(__file__).resolve().parent
 
 
@@ -34,28 +36,68 @@ def final_weights(root: Path) -> dict[str, torch.Tensor]:
     return weights(ckpts[-1])
 
 
-@pytest.mark.parametrize("mode", [FULL_BATCH, MINI_BATCH], ids=["full-batch", "mini-batch"])
-def test_kill_then_resume_from_last_gives_the_uninterrupted_weights(mode, tmp_path, monkeypatch):
-    args, kill_step, saved_step, signum = mode
-    killed, straight = tmp_path / "killed", tmp_path / "straight"
-    killed.mkdir()
-    straight.mkdir()
-    kill = ["--trainer.callbacks+=killswitch.KillAtStep", f"--trainer.callbacks.step={kill_step}",
-            f"--trainer.callbacks.signum={int(signum)}"]  # fmt: skip
+# The killed runs, both in one child process: it imports Lightning once (~6 s), then each run is a
+# fork of it, a process of its own that its callback signals. (No torch computation runs before the forks.)
+KILLED_RUNS = r"""
+import json, os, sys
+import torchtwolayer.lightning.cli
+from torchtwolayer.commands import main
+
+statuses = {}
+for folder, args in json.loads(sys.argv[1]):
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.chdir(folder)
+            with open("stdout.txt", "w") as out, open("stderr.txt", "w") as err:
+                os.dup2(out.fileno(), 1)
+                os.dup2(err.fileno(), 2)
+                status = main(["fit", *args])
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    statuses[folder] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+print(json.dumps(statuses))
+"""
+
+
+@pytest.fixture(scope="module")
+def killed_runs(tmp_path_factory) -> dict[str, tuple[Path, int, str]]:
+    """Each mode's run killed at its step: its folder, exit status and standard error."""
+    runs = []
+    for name, (args, kill_step, _, signum) in MODES.items():
+        kill = ["--trainer.callbacks+=killswitch.KillAtStep", f"--trainer.callbacks.step={kill_step}",
+                f"--trainer.callbacks.signum={int(signum)}"]  # fmt: skip
+        runs.append((str(tmp_path_factory.mktemp(name)), [*QUIET, *args, *kill]))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(
-        [sys.executable, "-m", "torchtwolayer", "fit", *QUIET, *args, *kill], cwd=killed, env=env,
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [sys.executable, "-c", KILLED_RUNS, json.dumps(runs)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    statuses = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        name: (Path(folder), statuses[folder], (Path(folder) / "stderr.txt").read_text())
+        for name, (folder, _) in zip(MODES, runs, strict=True)
+    }
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kill_then_resume_from_last_gives_the_uninterrupted_weights(mode, killed_runs, tmp_path, monkeypatch):
+    args, _, saved_step, signum = MODES[mode]
+    killed, returncode, stderr = killed_runs[mode]
+    straight = tmp_path / "straight"
+    straight.mkdir()
     last = killed / "runs/torchtwolayer/version_0/checkpoints/last.ckpt"
     if signum == signal.SIGTERM:
-        assert proc.returncode == 143, proc.stderr[-3000:]
+        assert returncode == 143, stderr[-3000:]
         assert (
-            "stopped by SIGTERM" in proc.stderr
-            and f"resume with `torchtwolayer fit --ckpt_path {last.relative_to(killed)}`" in proc.stderr
+            "stopped by SIGTERM" in stderr
+            and f"resume with `torchtwolayer fit --ckpt_path {last.relative_to(killed)}`" in stderr
         )
     else:
-        assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+        assert returncode == -signal.SIGKILL, stderr[-3000:]
     assert torch.load(last, weights_only=True)["global_step"] == saved_step
 
     monkeypatch.chdir(killed)
@@ -74,7 +116,7 @@ def test_same_seed_gives_bit_identical_weights(tmp_path, monkeypatch):
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
-        assert fit("--data.dataset", "moons", "--data.batch_size", "16", "--trainer.max_steps", "300") == 0
+        assert fit("--data.dataset", "moons", "--data.batch_size", "16", "--trainer.max_steps", "100") == 0
         runs.append(final_weights(tmp_path / name))
     for k in runs[0]:
         assert torch.equal(runs[0][k], runs[1][k])
@@ -135,17 +177,23 @@ def test_a_save_that_dies_midway_leaves_the_previous_checkpoint(tmp_path, monkey
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left behind
 
 
-KILLED_WRITE = """
-import os, signal, sys
-from torchtwolayer.files import write_atomically
+def kill_midway_through_a_write(path: Path) -> None:
+    """A process that ``write_atomically(path, ...)`` SIGKILLs halfway through: a fork of this one (the
+    write needs nothing the test process lacks, and a fork starts in a millisecond, an interpreter in seconds)."""
+    from torchtwolayer.files import write_atomically
 
-def dies(f):
-    f.write(b"partial bytes")
-    f.flush()
-    os.kill(os.getpid(), signal.SIGKILL)  # no chance to clean anything up
+    def dies(f):
+        f.write(b"partial bytes")
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)  # no chance to clean anything up
 
-write_atomically(sys.argv[1], dies, binary=True)
-"""
+    pid = os.fork()
+    if pid == 0:  # the child never returns into pytest
+        try:
+            write_atomically(path, dies, binary=True)
+        finally:
+            os._exit(1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == -signal.SIGKILL
 
 
 @pytest.mark.parametrize("next_start", ["the next save", "fit --ckpt_path last"])
@@ -158,8 +206,7 @@ def test_a_save_killed_midway_leaves_no_temporary_file_after_the_next_start(next
     folder = tmp_path / "runs/torchtwolayer/version_0/checkpoints"
     folder.mkdir(parents=True)
     AtomicCheckpointIO().save_checkpoint({"global_step": 1}, folder / "last.ckpt")
-    proc = subprocess.run([sys.executable, "-c", KILLED_WRITE, str(folder / "last.ckpt")], timeout=120)
-    assert proc.returncode == -signal.SIGKILL
+    kill_midway_through_a_write(folder / "last.ckpt")
     (left,) = folder.glob(".last.ckpt.*.tmp")  # what the kill left
     older = folder / ".best.ckpt.0123456789ab.tmp"  # the name before the writer's pid was in it
     kept = [folder / n for n in ("notes.tmp", ".last.ckpt.tmp", ".last.ckpt.zz.tmp", "last.ckpt.0123456789ab.tmp",

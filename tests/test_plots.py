@@ -3,22 +3,14 @@
 import re
 from pathlib import Path
 
-import matplotlib
-import matplotlib.image
-import numpy as np
 import pytest
 import torch
-from helpers import ROOT, load_script
+from helpers import ROOT, load_script, png_shape
 
 from torchtwolayer import GradientDescent, TwoLayerNet
 from torchtwolayer.commands import main
 from torchtwolayer.data.builtin import make_dataset
 from torchtwolayer.plots import plot_decision_boundary, plot_learning_curves
-
-
-def png_shape(path: Path) -> tuple[int, int]:
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    return matplotlib.image.imread(path).shape[:2]
 
 
 @pytest.fixture
@@ -55,50 +47,6 @@ def test_more_than_two_features_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="2 features, but X has 3"):
         plot_decision_boundary(net, torch.randn(10, 3), torch.zeros(10), tmp_path / "b.png")
     assert not (tmp_path / "b.png").exists()
-
-
-def test_fit_writes_curves_and_boundary_and_plot_commands_redraw_them(default_run, tmp_path, monkeypatch):
-    folder, out = default_run
-    run = Path("runs/torchtwolayer/version_0")
-    assert f"Picture:   {run}/learning_curves.png" in out and f"Picture:   {run}/decision_boundary.png" in out
-    assert png_shape(folder / run / "learning_curves.png") == (400, 1000)
-    assert png_shape(folder / run / "decision_boundary.png") == (400, 500)
-    monkeypatch.chdir(tmp_path)
-    assert main(["plot", "curves", str(folder / run), "--output", "curves.png"]) == 0
-    assert png_shape(Path("curves.png")) == (400, 1000)
-    ckpt = folder / run / "checkpoints/best.ckpt"  # the checkpoint fit's picture shows
-    assert main(["plot", "boundary", "--ckpt_path", str(ckpt), "--output", "b.png"]) == 0
-    # the same picture as fit's, points coloured by class (the same program on the same machine: equal pixels)
-    drawn, fits = matplotlib.image.imread("b.png"), matplotlib.image.imread(folder / run / "decision_boundary.png")
-    assert drawn.shape == fits.shape == (400, 500, 4) and (drawn == fits).all()
-    assert all(class_pixels(drawn))
-    monkeypatch.chdir(folder)  # `best` is the newest run's best.ckpt, as for the other commands
-    assert main(["plot", "boundary", "--ckpt_path", "best", "--output", str(tmp_path / "best.png")]) == 0
-    assert (matplotlib.image.imread(tmp_path / "best.png") == fits).all()
-
-
-def class_pixels(image) -> list[int]:
-    """Pixels of each class's point colour (the ends of the binary colour map, drawn opaque; the field
-    beneath is drawn at alpha 0.6 over white, so it never has these colours)."""
-    rgb = image[..., :3]
-    ends = [np.asarray(matplotlib.colormaps["RdBu_r"](v)[:3]) for v in (0.0, 1.0)]
-    return [int((np.abs(rgb - end).max(-1) < 1.5 / 255).sum()) for end in ends]
-
-
-def test_plot_boundary_of_another_file_colours_its_points_by_class(default_run, tmp_path, monkeypatch):
-    folder, _ = default_run
-    ckpt = folder / "runs/torchtwolayer/version_0/checkpoints/best.ckpt"
-    monkeypatch.chdir(tmp_path)
-    X, y = make_dataset("planar", 60, seed=3)
-    rows = "\n".join(f"{a:.5f},{b:.5f},{int(c)}" for (a, b), c in zip(X.tolist(), y.tolist(), strict=True))
-    Path("new.csv").write_text("x1,x2,label\n" + rows + "\n")
-    Path("unlabelled.csv").write_text("x1,x2\n" + "\n".join(r.rsplit(",", 1)[0] for r in rows.splitlines()) + "\n")
-    pixels = {}
-    for name in ("new", "unlabelled"):
-        args = ["plot", "boundary", "--ckpt_path", str(ckpt), "--dataset", f"{name}.csv", "--output", f"{name}.png"]
-        assert main(args) == 0
-        pixels[name] = class_pixels(matplotlib.image.imread(f"{name}.png"))
-    assert all(pixels["new"]) and not any(pixels["unlabelled"])  # points without a label: one neutral colour
 
 
 def test_plot_commands_give_clear_errors(tmp_path, monkeypatch, capsys):
