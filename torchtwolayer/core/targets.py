@@ -104,10 +104,11 @@ def check_target_values(Y: Tensor, n2: int, head: Head) -> None:
 def target_range(Y: Tensor, head: Head) -> tuple[Tensor, Tensor] | None:
     """(min, max) of Y, two 0-d tensors, where two numbers tell whether Y's values are ones ``head`` takes
     (sigmoid targets, class indices: :func:`target_range_ok`); ``None`` where they do not (soft
-    labels, to be read in full) or where a bad Y makes the cost J non-finite (identity)."""
+    labels, to be read in full) or where a bad Y makes the cost J non-finite (identity). Y without
+    autograd history or tangent (see :func:`~.values.check_values`)."""
     if head.name == "identity" or (head.name == "softmax" and Y.is_floating_point()):
         return None
-    return torch.aminmax(Y.detach() if Y.requires_grad else Y)
+    return torch.aminmax(Y)
 
 
 def target_range_ok(lo: float, hi: float, n2: int, head: Head) -> bool:

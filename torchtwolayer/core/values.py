@@ -43,7 +43,7 @@ def check_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n
     if Y is not None and head.name == "softmax" and Y.is_floating_point():
         check_target_values(Y, n2, head)  # soft labels: no two numbers tell, read them
     probe = [_plain(X).sum()]  # 0-d tensors
-    lohi = None if Y is None else target_range(Y, head)
+    lohi = None if Y is None else target_range(_plain(Y), head)
     if lohi is not None:
         probe += lohi
     if J is not None:
@@ -57,8 +57,9 @@ def check_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n
 
 
 def _plain(t: Tensor) -> Tensor:
-    """``t`` without its autograd history, if it has one (detach is an op: only where needed)."""
-    return t.detach() if t.requires_grad else t
+    """``t`` without its autograd history or forward-mode tangent, if it may have one (detach is an op:
+    only where needed; torch 2.3 has no forward-mode rule for ``aminmax``)."""
+    return t.detach() if t.requires_grad or compat.dual_level_open() else t
 
 
 def _read(probe: list[Tensor], on_cpu: bool) -> list[float]:
