@@ -5,13 +5,13 @@ parameter, each equation bound once to its operands and to a buffer it owns (a *
 the note's gradients is folded into the step size, so dZ2 is literally A2 − Y.
 
 Three rearrangements keep a step close to its matrix products. The rows carry a column of ones, A1
-a row of ones, and the steps keep the weights combined, [W1 | b1] and [W2 | b2] (copied from the
-network when a call starts and back when it ends), so that one product gives a layer's output
-(Z1 = [W1 | b1] [X | 1]ᵀ, Z2 = [W2 | b2] [A1; 1]) and one its weights' and bias's gradients
-([dW1 | db1] = dZ1 [X | 1], [dW2 | db2] = dZ2 [A1; 1]ᵀ). Plain SGD adds that gradient product to the
-weights in the product itself ([W | b] ← [W | b] − α dZ [X | 1], one ``addmm_``): no gradient buffer,
-no separate update. And an epoch's rows are gathered in its order once, at its start: each batch is
-then a slice of that copy, with nothing to gather.
+a row of ones, and the steps keep the weights combined, ``[W1 | b1]`` and ``[W2 | b2]`` (copied from
+the network when a call starts and back when it ends), so that one product gives a layer's output
+(``Z1 = [W1 | b1] [X | 1]ᵀ``, ``Z2 = [W2 | b2] [A1; 1]``) and one its weights' and bias's gradients
+(``[dW1 | db1] = dZ1 [X | 1]``, ``[dW2 | db2] = dZ2 [A1; 1]ᵀ``). Plain SGD adds that gradient product
+to the weights in the product itself (``[W | b] ← [W | b] − α dZ [X | 1]``, one ``addmm_``): no
+gradient buffer, no separate update. And an epoch's rows are gathered in its order once, at its
+start: each batch is then a slice of that copy, with nothing to gather.
 """
 
 from __future__ import annotations
@@ -53,13 +53,13 @@ class _Buffers:
 class _Tape:
     """The note's equations for one batch: ``X1`` (B, n0 + 1), its rows with a ones column, ``Y``
     (B, n2) and, with sample weights, ``w`` (B,): views into the data or the epoch's gathered copy.
-    ``P1`` = [W1 | b1] (n1, n0 + 1) and ``P2`` = [W2 | b2] (n2, n1 + 1) are the weights in the
+    ``P1`` = ``[W1 | b1]`` (n1, n0 + 1) and ``P2`` = ``[W2 | b2]`` (n2, n1 + 1) are the weights in the
     combined layout, so that each layer is one product. With weights, dZ2's columns are scaled by
     w / Σw, which then replaces the 1/B.
 
     ``forward`` computes Z2, ``output`` then dZ2 from it, ``backward(update)`` the rest of the
     backward pass around the two updates, each given its layer's gradient as the product (left,
-    right) = (dZ2, [A1; 1]ᵀ) or (dZ1, [X | 1]): layer 2's update comes after W2ᵀ dZ2 has read W2, so
+    right) = (dZ2, ``[A1; 1]ᵀ``) or (dZ1, ``[X | 1]``): layer 2's update comes after W2ᵀ dZ2 has read W2, so
     that both gradients are taken at the same weights.
     """
 
