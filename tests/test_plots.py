@@ -100,9 +100,10 @@ def test_docs_sweep_table_is_the_scripts_own_output(tmp_path, monkeypatch):
     # lr 1.2 amplify last-ulp differences between CPU kernels (tanh, the summation order of matrix
     # products). Forcing each x86 kernel family in turn on one machine (AVX-512, AVX2, SSE4.2:
     # ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, OPENBLAS_CORETYPE, NPY_DISABLE_CPU_FEATURES)
-    # moved at most 4 of the 400 points (1.0 %) and a final cost by 4.2e-4. Twice that is allowed:
-    # 8 points (2.0 %) and 1e-3.
+    # moved at most 4 of the 400 points (1.0 %) and a final cost by 1.3e-3 (hidden size 20, measured
+    # again after GradientDescent's combined [W | b] products and torch's tanh; it was 4.2e-4 before).
+    # Twice that is allowed: 8 points (2.0 %) and 3e-3.
     for a, b in zip(shown[2:], fresh[2:], strict=True):
         acc_a, cost_a = (float(c.strip(" %")) for c in a.split("|")[2:4])
         acc_b, cost_b = (float(c.strip(" %")) for c in b.split("|")[2:4])
-        assert acc_a == pytest.approx(acc_b, abs=2.0) and cost_a == pytest.approx(cost_b, abs=1e-3)
+        assert acc_a == pytest.approx(acc_b, abs=2.0) and cost_a == pytest.approx(cost_b, abs=3e-3)
