@@ -65,17 +65,7 @@ CLASSIFICATION_TRIES: dict[str, dict[str, str]] = {
 }
 # Regression's: the same three kinds, with the step sizes an identity head tolerates.
 REGRESSION_TRIES: dict[str, dict[str, str]] = {
-    "wide, momentum, early stop": {
-        "--model.hidden_size": "100",
-        "--model.lr": "0.01",
-        "--model.momentum": "0.9",
-        "--data.batch_size": "32",
-        "--trainer.max_steps": "-1",
-        "--trainer.max_epochs": "300",
-        "--trainer.callbacks+": "EarlyStopping",
-        "--trainer.callbacks.monitor": "val/loss",
-        "--trainer.callbacks.patience": "20",
-    },
+    "wide, momentum, early stop": {**CLASSIFICATION_TRIES["wide, momentum, early stop"], "--model.lr": "0.01"},
     "16 units, lr 0.1, batch 32, 100 epochs": {
         "--model.hidden_size": "16",
         "--model.lr": "0.1",

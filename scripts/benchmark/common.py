@@ -79,18 +79,17 @@ def autograd_model(n0: int, n1: int) -> nn.Sequential:
 GOAL_OPERATORS = {"≤": operator.le, "≥": operator.ge}
 
 
+def info_row(measure: str, ours: float, reference: float, unit: str, **extra: object) -> dict:
+    """A ratio ``ours / reference`` printed for information, with no goal of its own."""
+    return {"measure": measure, **extra, f"ours_{unit}": ours, f"reference_{unit}": reference,
+            "ratio": ours / reference, "goal": "—", "met": "—"}  # fmt: skip
+
+
 def goal_row(measure: str, ours: float, reference: float, goal: str, unit: str, **extra: object) -> dict:
     """One ratio beside its goal: ``ours / reference`` and whether it meets ``goal`` (``"≤ 1.05"``)."""
     op, value = goal.split()
-    ratio = ours / reference
-    return {"measure": measure, **extra, f"ours_{unit}": ours, f"reference_{unit}": reference, "ratio": ratio,
-            "goal": goal, "met": GOAL_OPERATORS[op](ratio, float(value))}  # fmt: skip
-
-
-def info_row(measure: str, ours: float, reference: float, unit: str, **extra: object) -> dict:
-    """A ratio printed for information, with no goal of its own."""
-    return {"measure": measure, **extra, f"ours_{unit}": ours, f"reference_{unit}": reference,
-            "ratio": ours / reference, "goal": "—", "met": "—"}  # fmt: skip
+    row = info_row(measure, ours, reference, unit, **extra)
+    return {**row, "goal": goal, "met": GOAL_OPERATORS[op](row["ratio"], float(value))}
 
 
 # ---- peak memory and child programs -------------------------------------------------------------------
