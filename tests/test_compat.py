@@ -118,3 +118,70 @@ def test_bad_values_are_named_through_the_fallbacks(mode):
             under_vmap()
     else:  # a torch without a way beneath vmap's wrappers: values under a transform go unchecked
         assert under_vmap().shape == (4,)
+
+
+@pytest.mark.parametrize("n2", [1, 3])
+def test_bce_with_logits_mean_is_functionals(n2, mode):
+    """The op under F.binary_cross_entropy_with_logits, called directly, is that function: value and gradient."""
+    gen = torch.Generator().manual_seed(4)
+    Z2 = torch.randn(6, n2, generator=gen, dtype=torch.float64, requires_grad=True)
+    Y = torch.rand(6, n2, generator=gen, dtype=torch.float64)
+    ours, ref = compat.bce_with_logits_mean(Z2, Y), torch.nn.functional.binary_cross_entropy_with_logits(Z2, Y)
+    assert ours.item() == ref.item()
+    assert torch.equal(*(torch.autograd.grad(J, Z2)[0] for J in (ours, ref)))
+
+
+def _cost_and_grads(net, X, Y):
+    net.zero_grad()
+    J = net.cost(X, Y)
+    J.backward()
+    return J.detach(), [p.grad.clone() for p in net.parameters()]
+
+
+def test_parameters_named_is_what_the_attributes_give(mode):
+    """The module reads its parameters from nn.Module's dictionary; where parametrize, prune or
+    functional_call put other tensors in their place, the call uses those, as attribute lookups would."""
+    from torch.nn.utils import parametrize, prune
+
+    X, Y = torch.randn(5, 3, dtype=torch.float64), torch.tensor([0.0, 1, 1, 0, 1], dtype=torch.float64)
+    net = TwoLayerNet(3, 4, seed=0, dtype=torch.float64)
+    assert compat.parameters_named(net, ("W1", "b2")) == [net.W1, net.b2]
+
+    class Doubled(torch.nn.Module):
+        def forward(self, W):
+            return 2 * W
+
+    doubled = TwoLayerNet(3, 4, seed=0, dtype=torch.float64)
+    parametrize.register_parametrization(doubled, "W1", Doubled())
+    plain = TwoLayerNet(3, 4, seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        plain.W1.mul_(2)
+    assert torch.equal(doubled.cost(X, Y), plain.cost(X, Y))
+
+    pruned = TwoLayerNet(3, 4, seed=0, dtype=torch.float64)
+    prune.custom_from_mask(pruned, "W2", torch.tensor([[1.0, 0, 1, 0]], dtype=torch.float64))
+    with torch.no_grad():
+        plain.W1.div_(2)
+        plain.W2.mul_(torch.tensor([[1.0, 0, 1, 0]], dtype=torch.float64))
+    assert torch.equal(pruned.cost(X, Y), plain.cost(X, Y))
+
+    swapped = {k: v.detach() * 3 for k, v in net.named_parameters()}
+    with torch.no_grad():
+        for name, p in plain.named_parameters():
+            p.copy_(swapped[name])
+    assert torch.equal(torch.func.functional_call(net, swapped, (X,)), plain(X))
+
+
+def test_a_dead_torch_func_wrapper_is_unwrapped_as_function_apply_does(mode):
+    """A tensor that escaped a transform (a dead wrapper) goes through Function.apply, which unwraps it:
+    the same cost and gradients as the plain tensor."""
+    leaked = []
+    grad(lambda x: leaked.append(x) or x.sum())(torch.randn(5, 3, dtype=torch.float64))
+    dead = leaked[0]
+    assert compat.is_wrapped(dead)
+    Y = torch.tensor([0.0, 1, 1, 0, 1], dtype=torch.float64)
+    net = TwoLayerNet(3, 4, seed=0, dtype=torch.float64)
+    J, grads = _cost_and_grads(net, dead, Y)
+    J_ref, grads_ref = _cost_and_grads(net, compat.unwrapped(dead).clone(), Y)
+    assert J.item() == J_ref.item()
+    assert all(torch.equal(a, b) for a, b in zip(grads, grads_ref, strict=True))

@@ -49,24 +49,19 @@ class _Function(Function):
         return compat.fast_apply(cls, args)
 
 
-def _backward_is_differentiated() -> bool:
-    """Whether autograd records this backward (create_graph) or forward mode pushes tangents
-    through it: then A1 must be a function of the inputs, not the saved constant."""
-    return torch.is_grad_enabled() or compat.dual_level_open()
+def _backward_mode(upstream: Tensor) -> tuple[bool, bool]:
+    """``(differentiated, in_place)`` for a backward call with this upstream gradient.
 
-
-def _may_overwrite(differentiated: bool, upstream: Tensor) -> bool:
-    """Whether backward may write its intermediates in place: nothing records it (no create_graph, no
-    dual level, no torch.func transform, no compiling) and the upstream gradient is a plain tensor, not
-    one batched by the vmap that ``autograd.grad(is_grads_batched=True)`` and gradcheck run over backward
-    (in-place ops cannot take a batched operand into an unbatched tensor)."""
-    return not (
-        differentiated
-        or compat.transforms_active()
-        or compat.is_compiling()
-        or type(upstream) is not Tensor
-        or compat.is_batched_for_grads(upstream)
-    )
+    differentiated: autograd records this backward (create_graph) or forward mode pushes tangents
+    through it; then A1 must be a function of the inputs, not the saved constant.
+    in_place: backward may write its intermediates in place: nothing records it, no torch.func
+    transform, no compiling, and the upstream gradient is a plain tensor, not one batched by the vmap
+    that ``autograd.grad(is_grads_batched=True)`` and gradcheck run over backward (in-place ops cannot
+    take a batched operand into an unbatched tensor)."""
+    if not compat.plain_eager():
+        return torch.is_grad_enabled() or compat.dual_level_open(), False
+    differentiated = torch.is_grad_enabled()
+    return differentiated, not differentiated and type(upstream) is Tensor and not compat.is_batched_for_grads(upstream)
 
 
 def _save(ctx, *tensors: Tensor) -> None:
@@ -78,9 +73,14 @@ def _save(ctx, *tensors: Tensor) -> None:
         ctx.save_for_forward(*tensors)
 
 
+def _device_type(t: Tensor) -> str:
+    """``t.device.type``, a sixth of the time on the CPU (``Tensor.device`` builds an object)."""
+    return "cpu" if t.is_cpu else t.device.type
+
+
 def _autocast_dtype(X: Tensor) -> torch.dtype | None:
     """The lower precision autocast runs X's device in, or ``None`` when autocast is off there."""
-    device = X.device.type
+    device = _device_type(X)
     if not compat.autocast_enabled(device):
         return None
     dtype = compat.autocast_dtype(device)
@@ -90,6 +90,18 @@ def _autocast_dtype(X: Tensor) -> torch.dtype | None:
 def _autocast_off(device: str) -> contextlib.AbstractContextManager:
     """Backward and jvp compute in the dtypes forward saw, even if called inside an autocast region."""
     return torch.autocast(device, enabled=False) if compat.autocast_enabled(device) else _NO_CONTEXT
+
+
+def _backward_scope(X: Tensor, W1: Tensor, W2: Tensor) -> contextlib.AbstractContextManager:
+    """What backward runs under: autocast off (:func:`_autocast_off`) and the thread rule
+    (:func:`_threads`), as one context; the shared null context where neither has work to do."""
+    autocast_off, threads = _autocast_off(_device_type(X)), _threads(X, W1, W2)
+    if autocast_off is _NO_CONTEXT or threads is _NO_CONTEXT:
+        return threads if autocast_off is _NO_CONTEXT else autocast_off
+    both = contextlib.ExitStack()
+    both.enter_context(autocast_off)
+    both.enter_context(threads)
+    return both
 
 
 _NO_CONTEXT = contextlib.nullcontext()
@@ -124,11 +136,10 @@ class TwoLayer(_Function):
             return (None,) * 6
         X, W1, b1, W2, A1 = ctx.saved_tensors
         g = ctx.g
-        differentiated = _backward_is_differentiated()
-        with _autocast_off(X.device.type), _threads(X, W1, W2):
+        differentiated, inplace = _backward_mode(dZ2)
+        with _backward_scope(X, W1, W2):
             if differentiated:  # make A1 a function of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
-            inplace = _may_overwrite(differentiated, dZ2)
             dZ2 = dZ2 if dZ2.dtype == A1.dtype else dZ2.to(A1.dtype)
             grads = equations.backward(dZ2, X, A1, W1, W2, g, ctx.needs_input_grad[:5], inplace)
         return (*grads, None)
@@ -136,7 +147,7 @@ class TwoLayer(_Function):
     @staticmethod
     def jvp(ctx, dX, dW1, db1, dW2, db2, _):
         X, W1, _b1, W2, A1 = ctx.saved_tensors
-        with _autocast_off(X.device.type):
+        with _autocast_off(_device_type(X)):
             dA1 = equations.hidden_tangent(dX, dW1, db1, X, W1, A1, ctx.g)  # (m, n1)
             dZ2 = equations.output_tangent(dA1, dW2, db2, A1, W2)  # (m, n2)
         return dZ2, None
@@ -175,13 +186,12 @@ class TwoLayerCost(_Function):
             return (None,) * len(needs)
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
         g, head = ctx.g, ctx.head
-        differentiated = _backward_is_differentiated()
-        with _autocast_off(X.device.type), _threads(X, W1, W2):
+        differentiated, inplace = _backward_mode(dJ)
+        with _backward_scope(X, W1, W2):
             if differentiated:  # make A1, Z2 functions of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
                 Z2 = equations.output(A1, W2, b2)
             Z2, Y = _in_cost_dtype(Z2, Y, W2.shape[0], ctx.cost_dtype)  # (m, n2), (m, n2)
-            inplace = _may_overwrite(differentiated, dJ)
             scale = _scale(dJ, X.shape[0], inplace)  # the note's 1/m, and the upstream gradient, applied once
             wanted = (needs[0], needs[2], needs[3], needs[4], needs[5])  # dX, dW1, db1, dW2, db2
             grads = equations.cost_backward(Z2, Y, X, A1, W1, W2, g, head, scale, wanted, inplace)
@@ -191,7 +201,7 @@ class TwoLayerCost(_Function):
     @staticmethod
     def jvp(ctx, dX, dY, dW1, db1, dW2, db2, *_):
         X, Y, W1, _b1, W2, _b2, A1, Z2 = ctx.saved_tensors
-        with _autocast_off(X.device.type):
+        with _autocast_off(_device_type(X)):
             dA1 = equations.hidden_tangent(dX, dW1, db1, X, W1, A1, ctx.g)  # (m, n1)
             dZ2 = equations.output_tangent(dA1, dW2, db2, A1, W2)  # (m, n2)
             Z2, Y = _in_cost_dtype(Z2, Y, W2.shape[0], ctx.cost_dtype)
@@ -241,7 +251,7 @@ class _TwoLayerCostEager(Function):
 def _scale(dJ: Tensor, m: int, plain: bool) -> Tensor | float:
     """dJ/m. A plain CPU dJ (nothing records this backward, nothing batches it) is read as a number:
     a host read of one value costs less than the tensor division, and multiplying by a number is cheaper."""
-    return dJ.item() / m if plain and dJ.device.type == "cpu" else dJ / m
+    return dJ.item() / m if plain and dJ.is_cpu else dJ / m
 
 
 def _keep_for_cost_backward(ctx, tensors: tuple, g, head, cost_dtype: torch.dtype, Z2: Tensor, A1: Tensor) -> None:
@@ -252,10 +262,11 @@ def _keep_for_cost_backward(ctx, tensors: tuple, g, head, cost_dtype: torch.dtyp
     _save(ctx, *tensors, A1, Z2)
 
 
-def _eager() -> bool:
-    """Whether a call is plain eager autograd: no torch.func transform, no forward-mode dual
-    level (which would ask for a jvp), not traced by torch.compile."""
-    return not (compat.transforms_active() or compat.dual_level_open() or compat.is_compiling())
+def _eager(X: Tensor) -> bool:
+    """Whether a call on X is plain eager autograd, the eager classes' calls: no torch.func transform,
+    no forward-mode dual level (which would ask for a jvp), not traced by torch.compile, no autocast
+    on X's device."""
+    return compat.plain_eager() and not compat.autocast_enabled(_device_type(X))
 
 
 class _TwoLayerCompiled(TwoLayer):
@@ -276,7 +287,7 @@ def _threads(X: Tensor, W1: Tensor, W2: Tensor) -> contextlib.AbstractContextMan
     nothing while torch.compile traces (it owns the threads of compiled code)."""
     if compat.is_compiling() or torch.get_num_threads() == 1:  # (first: dynamo cannot trace the count)
         return _NO_CONTEXT
-    return threads_for(step_work(X.shape[0], X.shape[1], W1.shape[0], W2.shape[0]), X.device)
+    return threads_for(step_work(X.shape[0], X.shape[1], W1.shape[0], W2.shape[0]), _device_type(X))
 
 
 def _in_cost_dtype(Z2: Tensor, Y: Tensor, n2: int, cost_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
@@ -289,10 +300,10 @@ def _in_cost_dtype(Z2: Tensor, Y: Tensor, n2: int, cost_dtype: torch.dtype) -> t
 def logits(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str) -> Tensor:
     """Z2 through :class:`TwoLayer`, arguments already checked. Under autocast the inputs are cast
     once, here, where autograd records the casts (their gradients come back in each input's dtype)."""
-    dtype = _autocast_dtype(X)
-    if dtype is None and _eager():
+    if _eager(X):
         with _threads(X, W1, W2):
-            return compat.fast_apply(_TwoLayerEager, (X, W1, b1, W2, b2, ACTIVATIONS[activation]))
+            return compat.fast_apply(_TwoLayerEager, (X, W1, b1, W2, b2, ACTIVATIONS[activation]), 5)
+    dtype = _autocast_dtype(X)
     if dtype is not None:
         X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
     fn = _TwoLayerCompiled if compat.is_compiling() else TwoLayer
@@ -305,11 +316,12 @@ def cost_and_logits(
 ) -> tuple[Tensor, Tensor]:
     """(J, Z2) through :class:`TwoLayerCost`, arguments already checked; under autocast the
     network runs in its dtype and J stays in X's (float32), as autocast does for losses."""
+    if _eager(X):
+        with _threads(X, W1, W2):
+            args = (X, Y, W1, b1, W2, b2, ACTIVATIONS[activation], HEADS[output])
+            return compat.fast_apply(_TwoLayerCostEager, args, 6)
     cost_dtype = X.dtype
     dtype = _autocast_dtype(X)
-    if dtype is None and _eager():
-        with _threads(X, W1, W2):
-            return compat.fast_apply(_TwoLayerCostEager, (X, Y, W1, b1, W2, b2, ACTIVATIONS[activation], HEADS[output]))
     if dtype is not None:
         X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
     fn = _TwoLayerCostCompiled if compat.is_compiling() else TwoLayerCost

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import compat
+
 
 @dataclass(frozen=True)
 class Head:
@@ -52,7 +54,7 @@ def _identity(Z2: Tensor) -> Tensor:
 # Each cost is one ATen call with mean reduction (over m·n2 numbers), rescaled to the
 # note's mean over the m examples of a loss summed over the n2 outputs.
 def _bce_cost(Z2: Tensor, Y: Tensor) -> Tensor:
-    J = F.binary_cross_entropy_with_logits(Z2, Y)  # softplus(Z2) − Y Z2, stable
+    J = compat.bce_with_logits_mean(Z2, Y)  # softplus(Z2) − Y Z2, stable
     return J if Z2.shape[1] == 1 else J * Z2.shape[1]
 
 

@@ -8,13 +8,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from . import compat
 from .activations import get_activation
 from .function import cost_and_logits, logits
-from .heads import get_head
+from .heads import HEADS, get_head
 from .initializers import check_init, init_layer
 from .targets import check_target
 from .validation import check_allocation, check_input, positive_int
 from .values import check_all_values, check_values
+
+PARAMETERS = ("W1", "b1", "W2", "b2")  # their names, in the Functions' argument order
 
 
 class TwoLayerNet(nn.Module):
@@ -105,8 +108,9 @@ class TwoLayerNet(nn.Module):
     def forward(self, X: Tensor) -> Tensor:
         """The logits Z2, shape (m, n2). A NaN or inf in X is a ``ValueError``, found after the fact
         (see :mod:`~torchtwolayer.core.values`)."""
-        X = self._as_input(X)
-        Z2 = logits(X, self.W1, self.b1, self.W2, self.b2, self.activation)
+        W1, b1, W2, b2 = compat.parameters_named(self, PARAMETERS)
+        X = self._as_input(X, W1)
+        Z2 = logits(X, W1, b1, W2, b2, self.activation)
         check_values(X)
         return Z2
 
@@ -119,9 +123,9 @@ class TwoLayerNet(nn.Module):
 
     def cost_and_logits(self, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
         """J and the logits Z2 computed on the way (not differentiable): one forward for loss and metrics."""
-        W1, b1, W2, b2 = self.W1, self.b1, self.W2, self.b2  # (a module attribute lookup each: once)
+        W1, b1, W2, b2 = compat.parameters_named(self, PARAMETERS)
         X = self._as_input(X, W1)
-        head = get_head(self.output)
+        head = HEADS[self.output]
         Y = check_target(Y, X.shape[0], self.n2, head, X.dtype)
         J, Z2 = cost_and_logits(X, Y, W1, b1, W2, b2, self.activation, self.output)
         check_values(X, Y, head, self.n2, J)

@@ -42,16 +42,12 @@ def check_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n
         return check_all_values(X, Y, head, n2)
     if Y is not None and head.name == "softmax" and Y.is_floating_point():
         check_target_values(Y, n2, head)  # soft labels: no two numbers tell, read them
-    probe = [_plain(X).sum()]  # 0-d tensors
-    lohi = None if Y is None else target_range(_plain(Y), head)
-    if lohi is not None:
-        probe += lohi
-    if J is not None:
-        probe.append(J)
-    read = _read(probe, X.is_cpu)
-    ok = all(map(math.isfinite, read))
-    if lohi is not None:
-        ok = ok and target_range_ok(read[1], read[2], n2, head)
+    lohi = None if Y is None else target_range(_plain(Y), head)  # two 0-d tensors, or None
+    if X.is_cpu:  # each read a pointer access: read one by one, stop at the first that is off
+        ok = math.isfinite(_plain(X).sum().item()) and (J is None or math.isfinite(J.item()))
+        ok = ok and (lohi is None or target_range_ok(lohi[0].item(), lohi[1].item(), n2, head))
+    else:  # each read a device synchronisation: one copy of them all
+        ok = _probe_ok_on_device(X, lohi, n2, head, J)
     if not ok:
         check_all_values(X, Y, head, n2)
 
@@ -62,12 +58,13 @@ def _plain(t: Tensor) -> Tensor:
     return t.detach() if t.requires_grad or compat.dual_level_open() else t
 
 
-def _read(probe: list[Tensor], on_cpu: bool) -> list[float]:
-    """The probe's numbers on the host: read one by one on the CPU (each read is a pointer access,
-    cheaper than a stack), in one copy elsewhere (each read would be a device synchronisation)."""
-    if on_cpu or len(probe) == 1:
-        return [t.item() for t in probe]
-    return torch.stack([_plain(t).to(probe[0].dtype) for t in probe]).tolist()
+def _probe_ok_on_device(X: Tensor, lohi: tuple[Tensor, Tensor] | None, n2: int, head: Head | None,
+                        J: Tensor | None) -> bool:  # fmt: skip
+    """X's sum, J and Y's (min, max) fine, read in one copy to the host."""
+    probe = [_plain(X).sum()] + ([] if J is None else [_plain(J)]) + ([] if lohi is None else list(lohi))
+    read = torch.stack([t.to(X.dtype) for t in probe]).tolist()
+    ok = all(map(math.isfinite, read[: 1 + (J is not None)]))
+    return ok and (lohi is None or target_range_ok(read[-2], read[-1], n2, head))
 
 
 def check_all_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n2: int = 1) -> None:
