@@ -71,7 +71,9 @@ def plain_eager() -> bool:
     general path."""
     if _transforms_active is None or not _HAS_DUAL_LEVEL:
         return False
-    return not (_transforms_active() or forward_ad._current_level >= 0 or is_compiling())
+    return not (
+        _transforms_active() or forward_ad._current_level >= 0 or (_is_compiling is not None and _is_compiling())
+    )
 
 
 def is_wrapped(t: Tensor) -> bool:

@@ -64,6 +64,18 @@ def _backward_mode(upstream: Tensor) -> tuple[bool, bool]:
     return differentiated, not differentiated and type(upstream) is Tensor and not compat.is_batched_for_grads(upstream)
 
 
+def _plain_backward(upstream: Tensor, X: Tensor) -> bool:
+    """Whether this backward call is the usual one, run with nothing around the equations but the thread
+    rule: an eager call (:func:`_eager`), first order, writing in place (:func:`_backward_mode`'s
+    ``(False, True)``). Few frames: backward asks it on every step."""
+    return (
+        _eager(X)
+        and not torch.is_grad_enabled()
+        and type(upstream) is Tensor
+        and not compat.is_batched_for_grads(upstream)
+    )
+
+
 def _save(ctx, *tensors: Tensor) -> None:
     """Save for backward and, where forward mode may ask for a jvp (a dual level is open, or a
     torch.func transform runs), the same tensors for it: vmap's generated rule keeps one set of
@@ -136,6 +148,9 @@ class TwoLayer(_Function):
             return (None,) * 6
         X, W1, b1, W2, A1 = ctx.saved_tensors
         g = ctx.g
+        if _plain_backward(dZ2, X) and dZ2.dtype == A1.dtype:  # the usual call, nothing around the equations
+            with _thread_rule(X, W1, W2):
+                return (*equations.backward(dZ2, X, A1, W1, W2, g, ctx.needs_input_grad[:5], True), None)
         differentiated, inplace = _backward_mode(dZ2)
         with _backward_scope(X, W1, W2):
             if differentiated:  # make A1 a function of the inputs
@@ -186,6 +201,12 @@ class TwoLayerCost(_Function):
             return (None,) * len(needs)
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
         g, head = ctx.g, ctx.head
+        wanted = (needs[0], needs[2], needs[3], needs[4], needs[5])  # dX, dW1, db1, dW2, db2
+        if _plain_backward(dJ, X) and Z2.dtype == ctx.cost_dtype and Y.is_floating_point() and not needs[1]:
+            with _thread_rule(X, W1, W2):  # the usual call, nothing around the equations
+                scale = _scale(dJ, X.shape[0], True)
+                grads = equations.cost_backward(Z2, Y, X, A1, W1, W2, g, head, scale, wanted, True)
+            return (grads.dX, None, grads.dW1, grads.db1, grads.dW2, grads.db2) + (None,) * (len(needs) - 6)
         differentiated, inplace = _backward_mode(dJ)
         with _backward_scope(X, W1, W2):
             if differentiated:  # make A1, Z2 functions of the inputs
@@ -193,7 +214,6 @@ class TwoLayerCost(_Function):
                 Z2 = equations.output(A1, W2, b2)
             Z2, Y = _in_cost_dtype(Z2, Y, W2.shape[0], ctx.cost_dtype)  # (m, n2), (m, n2)
             scale = _scale(dJ, X.shape[0], inplace)  # the note's 1/m, and the upstream gradient, applied once
-            wanted = (needs[0], needs[2], needs[3], needs[4], needs[5])  # dX, dW1, db1, dW2, db2
             grads = equations.cost_backward(Z2, Y, X, A1, W1, W2, g, head, scale, wanted, inplace)
             dY = head.target_grad(Z2, Y) * scale if needs[1] else None
         return (grads.dX, dY, grads.dW1, grads.db1, grads.dW2, grads.db2) + (None,) * (len(needs) - 6)
@@ -238,7 +258,8 @@ class _TwoLayerCostEager(Function):
     def forward(ctx, X, Y, W1, b1, W2, b2, g, head):
         A1 = equations.hidden(X, W1, b1, g)  # (m, n1)
         Z2 = equations.output(A1, W2, b2)  # (m, n2)
-        J = head.cost(Z2, dense_target(Y, W2.shape[0], Z2.dtype))  # ()
+        Y = dense_target(Y, W2.shape[0], Z2.dtype)  # (m, n2), kept so: backward need not build it again
+        J = head.cost(Z2, Y)  # ()
         ctx.mark_non_differentiable(Z2)
         _keep_for_cost_backward(ctx, (X, Y, W1, b1, W2, b2), g, head, Z2.dtype, Z2, A1)
         return J, Z2
@@ -285,7 +306,14 @@ class _TwoLayerCostCompiled(TwoLayerCost):
 def _threads(X: Tensor, W1: Tensor, W2: Tensor) -> contextlib.AbstractContextManager:
     """The package's thread rule (:mod:`~torchtwolayer.threads`) for one pass over this batch;
     nothing while torch.compile traces (it owns the threads of compiled code)."""
-    if compat.is_compiling() or torch.get_num_threads() == 1:  # (first: dynamo cannot trace the count)
+    if compat.is_compiling():  # (first: dynamo cannot trace the count)
+        return _NO_CONTEXT
+    return _thread_rule(X, W1, W2)
+
+
+def _thread_rule(X: Tensor, W1: Tensor, W2: Tensor) -> contextlib.AbstractContextManager:
+    """:func:`_threads` where torch.compile is known not to trace."""
+    if torch.get_num_threads() == 1:
         return _NO_CONTEXT
     return threads_for(step_work(X.shape[0], X.shape[1], W1.shape[0], W2.shape[0]), _device_type(X))
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.module import PARAMETERS
 from ..data.schema_state import check_state
 from ..data.values import label_text
 from .graph import BATCH_AXIS, IR_VERSION, ML, ML_OPSET, OPSET, GraphBuilder
@@ -20,7 +21,7 @@ DATA_KEY = "TwoLayerDataModule"  # the checkpoint's entry with the data module's
 def weights_of(ckpt: dict[str, Any]) -> dict[str, np.ndarray]:
     """``W1``, ``b1``, ``W2``, ``b2`` of a checkpoint as float32 numpy arrays, as ``predict`` loads
     them into its float32 network whatever precision trained them."""
-    return {k: ckpt["state_dict"][f"net.{k}"].detach().cpu().float().numpy() for k in ("W1", "b1", "W2", "b2")}
+    return {k: ckpt["state_dict"][f"net.{k}"].detach().cpu().float().numpy() for k in PARAMETERS}
 
 
 def output_names(data_state: dict[str, Any]) -> dict[str, str]:

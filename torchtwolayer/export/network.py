@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.module import PARAMETERS
 from .graph import GraphBuilder
 
 # hidden activation → ONNX op and attributes (the names of core.activations.ACTIVATIONS)
@@ -72,7 +73,7 @@ def add_network(
 
     if activation not in ACTIVATION_OPS and activation != "identity":
         raise ValueError(f"the checkpoint's activation {activation!r} has no ONNX form here")
-    W1, b1, W2, b2 = (g.const(k, weights[k]) for k in ("W1", "b1", "W2", "b2"))
+    W1, b1, W2, b2 = (g.const(k, weights[k]) for k in PARAMETERS)
     A1 = g.node("Gemm", [X, W1, b1], g.name("Z1"), transB=1)  # (batch, n1)
     if activation in ACTIVATION_OPS:
         op, attributes = ACTIVATION_OPS[activation]

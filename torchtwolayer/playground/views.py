@@ -16,6 +16,7 @@ from torch import Tensor
 from ..core import equations
 from ..core.activations import get_activation
 from ..core.heads import get_head
+from ..core.module import PARAMETERS
 from .run import Run
 
 BOUNDARY_GRID = 64  # cells per side of the decision-boundary picture
@@ -80,7 +81,7 @@ def neurons(run: Run, inputs: Tensor) -> dict[str, Any]:
 
 def weights(run: Run) -> dict[str, list]:
     net = run.net
-    return {name: getattr(net, name).detach().double().round(decimals=6).tolist() for name in ("W1", "b1", "W2", "b2")}
+    return {name: getattr(net, name).detach().double().round(decimals=6).tolist() for name in PARAMETERS}
 
 
 @torch.no_grad()
