@@ -105,16 +105,19 @@ _function_apply = vars(Function)["apply"].__func__  # Function.apply, for a subc
 
 
 def fast_apply(cls: type[Function], args: tuple, n_tensors: int | None = None) -> Any:
-    """``cls.apply(*args)`` outside transforms, without ``Function.apply``'s argument binding
-    (every argument must be given). Fallback: ``Function.apply`` itself.
+    """``cls.apply(*args)`` without ``Function.apply``'s argument binding (every argument must be
+    given). Fallback: ``Function.apply`` itself, also taken under a torch.func transform.
 
     ``Function.apply`` also unwraps dead torch.func wrappers (tensors that escaped a transform) so
-    that autograd records the call on the tensors beneath. Given ``n_tensors``, the count of leading
-    arguments that are the call's only tensors, those are tested instead (a quarter of the time, on
-    the eager paths' six tensors), and a call with a wrapper among them goes through ``Function.apply``."""
-    if _base_apply is None or _unwrap_dead_wrappers is None or _is_wrapped is None or transforms_active():
+    that autograd records the call on the tensors beneath. Eager callers, which know that no
+    transform runs, give ``n_tensors``, the count of leading arguments that are the call's only
+    tensors: those are tested instead (a quarter of the time, on six tensors), and a call with a
+    wrapper among them goes through ``Function.apply``."""
+    if _base_apply is None or _unwrap_dead_wrappers is None or _is_wrapped is None:
         return _function_apply(cls, *args)
     if n_tensors is None:
+        if transforms_active():
+            return _function_apply(cls, *args)
         return _base_apply(cls, *_unwrap_dead_wrappers(args))
     for t in args[:n_tensors]:
         if _is_wrapped(t):

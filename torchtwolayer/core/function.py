@@ -29,11 +29,11 @@ from torch.autograd import Function
 
 from . import compat, equations
 from .activations import ACTIVATIONS, get_activation
-from .heads import HEADS, get_head
+from .heads import HEADS, Head, get_head
 from .targets import check_target, dense_target
 from .threads import step_work, threads_for
 from .validation import check_parameters
-from .values import check_values
+from .values import check_values, probe_values
 
 
 class _Function(Function):
@@ -325,36 +325,46 @@ def _in_cost_dtype(Z2: Tensor, Y: Tensor, n2: int, cost_dtype: torch.dtype) -> t
     return Z2, dense_target(Y, n2, cost_dtype)
 
 
+def _autocast_inputs(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """The tensors in the lower precision autocast runs X's device in (the first is X), or as they are."""
+    dtype = _autocast_dtype(tensors[0])
+    return tensors if dtype is None else tuple(t.to(dtype) for t in tensors)
+
+
 def logits(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str) -> Tensor:
-    """Z2 through :class:`TwoLayer`, arguments already checked. Under autocast the inputs are cast
-    once, here, where autograd records the casts (their gradients come back in each input's dtype)."""
+    """Z2 through :class:`TwoLayer`, arguments already checked, X's values after the fact
+    (:mod:`~torchtwolayer.core.values`). Under autocast the inputs are cast once, here, where autograd
+    records the casts (their gradients come back in each input's dtype)."""
     if _eager(X):
-        with _threads(X, W1, W2):
-            return compat.fast_apply(_TwoLayerEager, (X, W1, b1, W2, b2, ACTIVATIONS[activation]), 5)
-    dtype = _autocast_dtype(X)
-    if dtype is not None:
-        X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
+        with _thread_rule(X, W1, W2):
+            Z2 = compat.fast_apply(_TwoLayerEager, (X, W1, b1, W2, b2, ACTIVATIONS[activation]), 5)
+        probe_values(X)
+        return Z2
     fn = _TwoLayerCompiled if compat.is_compiling() else TwoLayer
     with _threads(X, W1, W2):
-        return fn.apply(X, W1, b1, W2, b2, activation)[0]
+        Z2 = fn.apply(*_autocast_inputs(X, W1, b1, W2, b2), activation)[0]
+    check_values(X)
+    return Z2
 
 
 def cost_and_logits(
-    X: Tensor, Y: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str, output: str
+    X: Tensor, Y: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activation: str, head: Head
 ) -> tuple[Tensor, Tensor]:
-    """(J, Z2) through :class:`TwoLayerCost`, arguments already checked; under autocast the
-    network runs in its dtype and J stays in X's (float32), as autocast does for losses."""
+    """(J, Z2) through :class:`TwoLayerCost`, arguments already checked (Y as
+    :func:`~.targets.check_target` returns it), the values of X and Y after the fact
+    (:mod:`~torchtwolayer.core.values`). Under autocast the network runs in its dtype and J stays in
+    X's (float32), as autocast does for losses."""
+    n2 = W2.shape[0]
     if _eager(X):
-        with _threads(X, W1, W2):
-            args = (X, Y, W1, b1, W2, b2, ACTIVATIONS[activation], HEADS[output])
-            return compat.fast_apply(_TwoLayerCostEager, args, 6)
-    cost_dtype = X.dtype
-    dtype = _autocast_dtype(X)
-    if dtype is not None:
-        X, W1, b1, W2, b2 = (t.to(dtype) for t in (X, W1, b1, W2, b2))
+        with _thread_rule(X, W1, W2):
+            J, Z2 = compat.fast_apply(_TwoLayerCostEager, (X, Y, W1, b1, W2, b2, ACTIVATIONS[activation], head), 6)
+        probe_values(X, Y, head, n2, J)
+        return J, Z2
     fn = _TwoLayerCostCompiled if compat.is_compiling() else TwoLayerCost
+    Xc, W1c, b1c, W2c, b2c = _autocast_inputs(X, W1, b1, W2, b2)
     with _threads(X, W1, W2):
-        J, Z2, _ = fn.apply(X, Y, W1, b1, W2, b2, activation, output, cost_dtype)
+        J, Z2, _ = fn.apply(Xc, Y, W1c, b1c, W2c, b2c, activation, head.name, X.dtype)
+    check_values(X, Y, head, n2, J)
     return J, Z2
 
 
@@ -387,9 +397,7 @@ def two_layer(X: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, activat
     """
     get_activation(activation)
     check_parameters(X, W1, b1, W2, b2)
-    Z2 = logits(X, W1, b1, W2, b2, activation)
-    check_values(X)
-    return Z2
+    return logits(X, W1, b1, W2, b2, activation)
 
 
 def two_layer_cost(
@@ -459,6 +467,4 @@ def two_layer_cost_and_logits(
     head = get_head(output)
     check_parameters(X, W1, b1, W2, b2)
     Y = check_target(Y, X.shape[0], W2.shape[0], head, X.dtype)
-    J, Z2 = cost_and_logits(X, Y, W1, b1, W2, b2, activation, output)
-    check_values(X, Y, head, W2.shape[0], J)
-    return J, Z2
+    return cost_and_logits(X, Y, W1, b1, W2, b2, activation, head)

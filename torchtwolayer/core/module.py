@@ -15,7 +15,7 @@ from .heads import HEADS, get_head
 from .initializers import check_init, init_layer
 from .targets import check_target
 from .validation import check_allocation, check_input, positive_int
-from .values import check_all_values, check_values
+from .values import check_all_values
 
 PARAMETERS = ("W1", "b1", "W2", "b2")  # their names, in the Functions' argument order
 
@@ -110,9 +110,7 @@ class TwoLayerNet(nn.Module):
         (see :mod:`~torchtwolayer.core.values`)."""
         W1, b1, W2, b2 = compat.parameters_named(self, PARAMETERS)
         X = self._as_input(X, W1)
-        Z2 = logits(X, W1, b1, W2, b2, self.activation)
-        check_values(X)
-        return Z2
+        return logits(X, W1, b1, W2, b2, self.activation)
 
     def cost(self, X: Tensor, Y: Tensor) -> Tensor:
         """J = (1/m) Σ L(A2, Y) through the fused Function (see :func:`two_layer_cost`).
@@ -127,9 +125,7 @@ class TwoLayerNet(nn.Module):
         X = self._as_input(X, W1)
         head = HEADS[self.output]
         Y = check_target(Y, X.shape[0], self.n2, head, X.dtype)
-        J, Z2 = cost_and_logits(X, Y, W1, b1, W2, b2, self.activation, self.output)
-        check_values(X, Y, head, self.n2, J)
-        return J, Z2
+        return cost_and_logits(X, Y, W1, b1, W2, b2, self.activation, head)
 
     @torch.no_grad()
     def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:

@@ -40,6 +40,12 @@ def check_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n
         return
     if compat.transforms_active():  # wrappers: no host read of the probe; read the data beneath
         return check_all_values(X, Y, head, n2)
+    probe_values(X, Y, head, n2, J)
+
+
+def probe_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n2: int = 1,
+                 J: Tensor | None = None) -> None:  # fmt: skip
+    """:func:`check_values` of an eager call (no torch.func transform, not compiling): the probe."""
     if Y is not None and head.name == "softmax" and Y.is_floating_point():
         check_target_values(Y, n2, head)  # soft labels: no two numbers tell, read them
     lohi = None if Y is None else target_range(_plain(Y), head)  # two 0-d tensors, or None
