@@ -2,8 +2,8 @@
 when one of them is off.
 
 A NaN or inf in X, a target outside the head's range, or a bad regression target shows in a few
-numbers the call computes anyway or cheaply: the cost J (non-finite), the sum of X (non-finite: an
-inf hidden by a saturated tanh still shows there) and Y's (min, max). They are read together, once;
+numbers the call computes anyway or cheaply: the sum of X (non-finite: an inf hidden by a saturated
+tanh still shows there), Y's (min, max) and, for regression targets, the cost J (non-finite). They are read together, once;
 only when one is off are X and Y read in full, to raise the message that names the culprit. When
 neither is (non-finite weights, an overflow), nothing is raised: J tells the trainer, whose
 divergence rule (:mod:`~torchtwolayer.core.divergence`) takes it from there.
@@ -49,6 +49,8 @@ def probe_values(X: Tensor, Y: Tensor | None = None, head: Head | None = None, n
     if Y is not None and head.name == "softmax" and Y.is_floating_point():
         check_target_values(Y, n2, head)  # soft labels: no two numbers tell, read them
     lohi = None if Y is None else target_range(_plain(Y), head)  # two 0-d tensors, or None
+    if Y is None or head.name != "identity":
+        J = None  # Y is told by its range or read in full: a non-finite J is the weights' (the trainer's rule)
     if X.is_cpu:  # each read a pointer access: read one by one, stop at the first that is off
         ok = math.isfinite(_plain(X).sum().item()) and (J is None or math.isfinite(J.item()))
         ok = ok and (lohi is None or target_range_ok(lohi[0].item(), lohi[1].item(), n2, head))
