@@ -48,6 +48,27 @@ def test_fit_help_is_named_after_the_command_and_hides_linked_arguments(capsys):
     assert "default: 10000" in max_steps and "Disabled by default" not in max_steps
 
 
+def test_a_command_builds_the_parser_of_its_own_subcommand_only(capsys, monkeypatch):
+    """Each subcommand's parser costs ~0.05 s of CPU to build; a run builds its own (its help and
+    messages, tested above and in test_bad_input.py, are those of the full parser). The choice is a
+    class attribute, put back after the run, so that it cannot leak into the next one."""
+    from torchtwolayer.lightning.cli import TwoLayerCLI
+
+    every = TwoLayerCLI.subcommands()
+    assert list(every) == ["fit", "validate", "test", "predict", "lr_find"]
+    for command, expected in [("predict", {"predict": every["predict"]}), ("lr-find", every), (None, every)]:
+        monkeypatch.setattr(TwoLayerCLI, "command", command)
+        assert TwoLayerCLI.subcommands() == expected  # a name that is not a subcommand's: every parser
+    built: list[list[str]] = []  # the subcommands of each call during a run
+    subcommands = TwoLayerCLI.subcommands.__func__
+    monkeypatch.setattr(TwoLayerCLI, "subcommands", classmethod(lambda cls: built.append(list(subcommands(cls)))
+                                                                 or subcommands(cls)))  # fmt: skip
+    assert main(["validate", *QUIET, "--ckpt_path", "missing.ckpt"]) == 2
+    assert "missing.ckpt" in capsys.readouterr().err
+    assert built and all(names == ["validate"] for names in built), built
+    assert TwoLayerCLI.command is None
+
+
 def test_default_output_is_quiet_and_quiet_is_only_the_summary(capfd, caplog):
     """Lightning's lines are log records (caplog sees them wherever its handler writes). Epochs of 10
     steps (the flower's are 100) keep the runs short."""

@@ -1,34 +1,16 @@
 """Killed runs resume to the same weights; divergence stops cleanly; runs are reproducible."""
 
-import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from child_process import KILLED
 from helpers import QUIET, files_under, fit, weights
 
 from torchtwolayer.lightning.cli import lightning_main
 from torchtwolayer.lightning.module import DivergenceError
-
-# Checkpoints are written at the end of every epoch: 20 steps in full-batch mode here, and
-# 10 batches of 32 of moons' 320 training rows. Each run is killed at the end of the step
-# given, inside an epoch, so the last checkpoint is that of the epoch before.
-# The full-batch run is stopped by SIGTERM (a scheduler's stop: status 143 and a resume line;
-# Lightning stops after the batch at hand, without a save: step 40), the mini-batch run by
-# SIGKILL (no chance to say or save anything).
-FULL_BATCH = (["--data.full_batch_steps", "20", "--trainer.max_steps", "100"], 55, 40, signal.SIGTERM)
-MINI_BATCH = (
-    ["--data.dataset", "moons", "--data.batch_size", "32", "--trainer.max_steps", "60"],
-    35,
-    30,
-    signal.SIGKILL,
-)
-MODES = {"full-batch": FULL_BATCH, "mini-batch": MINI_BATCH}
-TESTS = Path(__file__).resolve().parent
 
 
 def final_weights(root: Path) -> dict[str, torch.Tensor]:
@@ -36,56 +18,16 @@ def final_weights(root: Path) -> dict[str, torch.Tensor]:
     return weights(ckpts[-1])
 
 
-# The killed runs, both in one child process: it imports Lightning once (~6 s), then each run is a
-# fork of it, a process of its own that its callback signals. (No torch computation runs before the forks.)
-KILLED_RUNS = r"""
-import json, os, sys
-import torchtwolayer.lightning.cli
-from torchtwolayer.commands import main
-
-statuses = {}
-for folder, args in json.loads(sys.argv[1]):
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            os.chdir(folder)
-            with open("stdout.txt", "w") as out, open("stderr.txt", "w") as err:
-                os.dup2(out.fileno(), 1)
-                os.dup2(err.fileno(), 2)
-                status = main(["fit", *args])
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(status)
-    statuses[folder] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-print(json.dumps(statuses))
-"""
-
-
 @pytest.fixture(scope="module")
-def killed_runs(tmp_path_factory) -> dict[str, tuple[Path, int, str]]:
-    """Each mode's run killed at its step: its folder, exit status and standard error."""
-    runs = []
-    for name, (args, kill_step, _, signum) in MODES.items():
-        kill = ["--trainer.callbacks+=killswitch.KillAtStep", f"--trainer.callbacks.step={kill_step}",
-                f"--trainer.callbacks.signum={int(signum)}"]  # fmt: skip
-        runs.append((str(tmp_path_factory.mktemp(name)), [*QUIET, *args, *kill]))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(
-        [sys.executable, "-c", KILLED_RUNS, json.dumps(runs)], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    statuses = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {
-        name: (Path(folder), statuses[folder], (Path(folder) / "stderr.txt").read_text())
-        for name, (folder, _) in zip(MODES, runs, strict=True)
-    }
+def killed_runs(child_process) -> dict[str, tuple[Path, int, str]]:
+    """Each mode's run killed at its step, a fork of the suite's child process (tests/child_process.py):
+    its folder, exit status and standard error."""
+    return {name: (Path(folder), status, err) for name, (folder, status, err) in child_process["killed"].items()}
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", KILLED)
 def test_kill_then_resume_from_last_gives_the_uninterrupted_weights(mode, killed_runs, tmp_path, monkeypatch):
-    args, _, saved_step, signum = MODES[mode]
+    args, _, saved_step, signum = KILLED[mode]
     killed, returncode, stderr = killed_runs[mode]
     straight = tmp_path / "straight"
     straight.mkdir()

@@ -62,6 +62,7 @@ class TwoLayerCLI(LightningCLI):
 
     checkpoint: dict[str, Any] | None = None
     verbosity = 0  # -1: only the summary; 1: Lightning's own output too
+    command: str | None = None  # the subcommand run, whose parser alone is built (None: every one's)
     run_folder: str | None = None  # the fit's version_N folder, once its trainer is made
 
     def add_arguments_to_parser(self, parser: Any) -> None:
@@ -117,9 +118,12 @@ class TwoLayerCLI(LightningCLI):
             return
         self._take_from_checkpoint(config, sub)
 
-    @staticmethod
-    def subcommands() -> dict[str, set[str]]:
-        return {**LightningCLI.subcommands(), "lr_find": {"model", "datamodule"}}
+    @classmethod
+    def subcommands(cls) -> dict[str, set[str]]:
+        """Lightning's subcommands and ``lr_find``; only :attr:`command` once it is known: each parser
+        costs ~0.05 CPU-s to build, and a run parses with one of them."""
+        every = {**LightningCLI.subcommands(), "lr_find": {"model", "datamodule"}}
+        return {cls.command: every[cls.command]} if cls.command in every else every
 
     def lr_find(self, model: TwoLayerModule, datamodule: TwoLayerDataModule, **settings: Any) -> None:
         """The ``lr_find`` command (LightningCLI runs this method): the finder, its picture at
@@ -303,7 +307,8 @@ def _run_folder(logger: Any) -> tuple[str, str]:
 def lightning_main(args: Sequence[str] | None, verbosity: int = 0) -> TwoLayerCLI:
     """Run the CLI on ``args`` (None: ``sys.argv``); ``verbosity`` -1 quiet, 0 normal, 1 verbose."""
 
-    before, TwoLayerCLI.verbosity = TwoLayerCLI.verbosity, verbosity  # (a class attribute: ddp_spawn pickles the class)
+    before = TwoLayerCLI.verbosity, TwoLayerCLI.command  # (class attributes: ddp_spawn pickles the class)
+    TwoLayerCLI.verbosity, TwoLayerCLI.command = verbosity, (args[0] if args else None)
     TwoLayerCLI.run_folder = None
     try:
         with warnings.catch_warnings():
@@ -323,7 +328,7 @@ def lightning_main(args: Sequence[str] | None, verbosity: int = 0) -> TwoLayerCL
         _discard_refused_run(TwoLayerCLI.run_folder)
         raise
     finally:
-        TwoLayerCLI.verbosity = before
+        TwoLayerCLI.verbosity, TwoLayerCLI.command = before
 
 
 RUN_FILES = ("metrics.csv", "hparams.yaml", "config.yaml", "learning_curves.png", "decision_boundary.png")
