@@ -185,3 +185,9 @@ def test_a_dead_torch_func_wrapper_is_unwrapped_as_function_apply_does(mode):
     J_ref, grads_ref = _cost_and_grads(net, compat.unwrapped(dead).clone(), Y)
     assert J.item() == J_ref.item()
     assert all(torch.equal(a, b) for a, b in zip(grads, grads_ref, strict=True))
+
+
+def test_bce_with_logits_mean_refuses_targets_of_another_shape(mode):
+    """The op alone would broadcast a (4, 4) target against (4, 1) logits; F's message is kept."""
+    with pytest.raises(ValueError, match="Target size"):
+        compat.bce_with_logits_mean(torch.randn(4, 1), torch.rand(4, 4))

@@ -270,3 +270,24 @@ def test_value_checks_run_on_the_data_under_transforms():
     P = torch.full((M, 2), 0.5, dtype=torch.float64)
     with pytest.raises(ValueError, match="summing to 1"):
         vmap(lambda P: two_layer_cost(X, P, *params.values(), output="softmax"))(torch.stack([P, 2 * P]))
+
+
+@pytest.mark.parametrize("y_dim", [0, 1])
+def test_soft_labels_are_checked_row_by_row_under_vmap(y_dim):
+    """Per-example gradients with probability targets: each example's row sums to 1, wherever vmap
+    puts the batch dimension of the data beneath (the row sums run on the wrapped Y)."""
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    Y = torch.softmax(torch.randn(6, 4, generator=g, dtype=torch.float64), 1)
+    W1, *rest = (torch.randn(*s, generator=g, dtype=torch.float64) for s in ((5, 3), (5,), (4, 5), (4,)))
+
+    def per_example(cost, Y):
+        Y_in = Y if y_dim == 0 else Y.t().contiguous()
+        one = lambda W1, x, y: cost(x[None], y[None], W1, *rest, "tanh", "softmax")  # noqa: E731
+        return vmap(grad(one), in_dims=(None, 0, y_dim))(W1, X, Y_in)
+
+    torch.testing.assert_close(per_example(two_layer_cost, Y), per_example(reference_cost, Y), rtol=0, atol=1e-12)
+    Y_bad = Y.clone()
+    Y_bad[2, 0] += 0.5
+    with pytest.raises(ValueError, match="summing to 1"):
+        per_example(two_layer_cost, Y_bad)

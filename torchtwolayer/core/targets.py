@@ -93,8 +93,9 @@ def check_target_values(Y: Tensor, n2: int, head: Head) -> None:
             )
     if head.name == "softmax" and Y_.is_floating_point():
         tol = 1e-4 if Y_.dtype in (torch.float16, torch.bfloat16, torch.float32) else 1e-8
-        ok = ((Y_ >= 0) & (Y_ <= 1)).all(1) & ((Y_.sum(1) - 1).abs() <= tol)  # (m,), False at NaN
-        if not ok.all():
+        Y = Y.detach()  # rows as the caller sees them (under vmap, each example's): the sums run on Y, not beneath
+        ok = ((Y >= 0) & (Y <= 1)).all(1) & ((Y.sum(1) - 1).abs() <= tol)  # (m,), False at NaN
+        if not values(ok).all():
             raise ValueError(
                 "probability targets Y for the 'softmax' head must lie in [0, 1] with each row "
                 "summing to 1 (one-hot or soft labels); pass class indices as an integer tensor"

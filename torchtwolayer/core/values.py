@@ -3,10 +3,10 @@ when one of them is off.
 
 A NaN or inf in X, a target outside the head's range, or a bad regression target shows in a few
 numbers the call computes anyway or cheaply: the sum of X (non-finite: an inf hidden by a saturated
-tanh still shows there), Y's (min, max) and, for regression targets, the cost J (non-finite). They are read together, once;
-only when one is off are X and Y read in full, to raise the message that names the culprit. When
-neither is (non-finite weights, an overflow), nothing is raised: J tells the trainer, whose
-divergence rule (:mod:`~torchtwolayer.core.divergence`) takes it from there.
+tanh still shows there), Y's (min, max) and, for regression targets, the cost J (non-finite). They
+are read once; only when one is off are X and Y read in full, to raise the message that names the
+culprit. When neither is (non-finite weights, an overflow), nothing is raised: J tells the trainer,
+whose divergence rule (:mod:`~torchtwolayer.core.divergence`) takes it from there.
 
 Under a torch.func transform the values under the wrappers are read directly; while torch.compile
 traces, nothing is read.
