@@ -374,3 +374,19 @@ def test_the_downloaded_checkpoint_predicts_like_the_page(page, server, tmp_path
     np.testing.assert_allclose(
         np.loadtxt(out, delimiter=",", skiprows=1)[:, -1], net.predict_proba(dm.transform(raw))[:, 0], atol=1e-5
     )
+
+
+@pytest.mark.parametrize("bound", ["127.0.0.1", "0.0.0.0"])
+def test_a_wildcard_address_accepts_ip_hosts_and_still_refuses_names(bound, tmp_path):
+    """--host 0.0.0.0 is for other machines, which type this machine's IP address: accepted; a DNS name
+    other than localhost (what a rebinding page needs) is refused on every address."""
+    server = PlaygroundServer(bound, 0, {}, tmp_path)
+    try:
+        wildcard = bound == "0.0.0.0"
+        assert server.allowed_host("192.168.1.20:8765") is wildcard
+        assert server.allowed_host("[fe80::1]:8765") is wildcard
+        assert server.allowed_host("localhost:8765") and server.allowed_host(f"{bound}:8765")
+        for name in ("evil.example", "192.168.1.20.evil.example:80", "", None):
+            assert not server.allowed_host(name), name
+    finally:
+        server.server_close()

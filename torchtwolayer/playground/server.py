@@ -2,13 +2,15 @@
 
 Every path starts with the server's random token (``/TOKEN/...``, so that the page's relative
 module imports carry it); any other path is refused with 403, as is a request whose Host header
-is neither the bound address nor localhost (DNS rebinding). Sessions are trained by their own
-worker threads (:mod:`.session`); a reaper closes those no tab has polled for ``idle_timeout`` s.
+is neither the bound address nor localhost, nor, on a wildcard address, an IP address (DNS
+rebinding). Sessions are trained by their own worker threads (:mod:`.session`); a reaper closes
+those no tab has polled for ``idle_timeout`` s.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import mimetypes
 import secrets
@@ -25,6 +27,7 @@ from .session import Session
 from .settings import Settings, builtin_names
 
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")  # every interface of this machine
 MAX_UPLOAD = 20 * 2**20  # bytes of an uploaded CSV
 MAX_SESSIONS = 16
 STATIC = resources.files(__package__) / "static"
@@ -64,11 +67,16 @@ class PlaygroundServer(ThreadingHTTPServer):
         return f"http://{shown}:{self.server_address[1]}/{self.token}/"
 
     def allowed_host(self, header: str | None) -> bool:
-        """The Host header names the bound address or localhost (any port)."""
+        """The Host header names the bound address or localhost (any port); on a wildcard address
+        (``--host 0.0.0.0`` or ``::``, to be reached from other machines), any IP address too. A DNS
+        rebinding attack needs a name of the attacker's that resolves here: a name other than
+        localhost is refused, an address typed in the browser is not one."""
         if not header:
             return False
         name = urlsplit(f"//{header}").hostname or ""
-        return name in (*LOCAL_NAMES, self.host.strip("[]"))
+        if name in (*LOCAL_NAMES, self.host.strip("[]")):
+            return True
+        return self.host.strip("[]") in WILDCARD_ADDRESSES and _is_ip_address(name)
 
     def datasets(self) -> list[str]:
         return [*builtin_names(), *self.files]
@@ -179,3 +187,11 @@ class PlaygroundHandler(BaseHTTPRequestHandler):
         if self.command == "POST":  # the body was not read: the connection cannot be reused
             self.close_connection = True
         self.send_json({"error": message}, status)
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
