@@ -25,8 +25,23 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
-def median_times(fns: dict[str, Callable[[], object]], reps: int, inner: int) -> dict[str, float]:
-    """Median seconds per call of each function, the functions interleaved in every repetition
+class Timings(dict):
+    """Median seconds per call of each function (the dict), and every repetition's (``runs``)."""
+
+    def __init__(self, runs: dict[str, list[float]]) -> None:
+        super().__init__({k: statistics.median(v) for k, v in runs.items()})
+        self.runs = runs
+
+    def paired(self, name: str, reference: str) -> float:
+        """``name``'s seconds per call as the reference's median times the median, over the repetitions,
+        of the two's ratio in each: a slow moment of a shared machine (another process, a hypervisor's
+        steal) hits both of a pair, so this is steadier than the median of ``name`` alone."""
+        ratios = [a / b for a, b in zip(self.runs[name], self.runs[reference], strict=True)]
+        return self[reference] * statistics.median(ratios)
+
+
+def median_times(fns: dict[str, Callable[[], object]], reps: int, inner: int) -> Timings:
+    """Seconds per call of each function, the functions interleaved in every repetition
     (A, B, A, B, …), so that a machine's slow moment hits every variant alike."""
     for f in fns.values():  # warm up
         f()
@@ -40,7 +55,7 @@ def median_times(fns: dict[str, Callable[[], object]], reps: int, inner: int) ->
                 f()
             sync()
             times[k].append((time.perf_counter() - t) / inner)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return Timings(times)
 
 
 @contextlib.contextmanager

@@ -57,7 +57,7 @@ def bench_loop(quick: bool, reps: int) -> list[dict]:
             with num_threads(threads):
                 t = median_times(make_loops(X, Y, batch, steps), reps, 1)
                 ours_threads = package_threads(batch, X.shape[1], N1)  # the package's rule, inside the block
-            rate = {k: batch * steps / v for k, v in t.items()}  # samples per second
+            rate = {k: batch * steps / t.paired(k, "autograd") for k in t}  # samples per second, paired
             for name in ("net.cost", "loss(net(X), Y)"):
                 measure = f"{name} loop / autograd loop, samples/s, batch {batch}, {label}"
                 rows.append(goal_row(measure, rate[name], rate["autograd"], GOAL, "samples_per_s",
