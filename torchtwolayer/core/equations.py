@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .activations import Activation
@@ -68,13 +69,13 @@ class PerSampleGradients(NamedTuple):
 
 def hidden(X: Tensor, W1: Tensor, b1: Tensor, g: Activation) -> Tensor:
     """A1 = g(X W1ᵀ + b1), shape (m, n1)."""
-    Z1 = torch.addmm(b1, X, W1.t())  # (m, n1)
+    Z1 = F.linear(X, W1, b1)  # (m, n1): torch.addmm(b1, X, W1.t()), the transpose taken in C++
     return g.forward_(Z1)  # A1 overwrites Z1: g′ is computed from A1
 
 
 def output(A1: Tensor, W2: Tensor, b2: Tensor) -> Tensor:
     """Z2 = A1 W2ᵀ + b2, shape (m, n2)."""
-    return torch.addmm(b2, A1, W2.t())
+    return F.linear(A1, W2, b2)
 
 
 # ---- reverse mode: the note's backward ---------------------------------------------
