@@ -49,3 +49,24 @@ def test_nested_scopes_restore_the_outer_count(torch_default):
         assert inside(10) == 1
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == 4
+
+
+def test_one_call_in_a_users_loop_keeps_torchs_count_from_a_lower_size(torch_default):
+    """Between CALL_WORK_PER_THREAD and WORK_PER_THREAD a scope over a whole loop (GradientDescent) still
+    runs on one thread, a scope over one call inside the user's loop (the Functions) does not."""
+    from torchtwolayer.core.function import _thread_rule
+    from torchtwolayer.core.threads import CALL_WORK_PER_THREAD
+
+    medium = CALL_WORK_PER_THREAD  # multiply-adds of one step
+    assert CALL_WORK_PER_THREAD < WORK_PER_THREAD
+    assert inside(medium) == 1
+    with threads_for(medium, "cpu", CALL_WORK_PER_THREAD):
+        assert torch.get_num_threads() == 4
+    assert inside(medium // 2) == 1
+    m = 1024  # step_work(1024, 32, 64, 1) = 6.5 M multiply-adds: the user-loop benchmark's largest batch
+    X, W1, W2 = torch.zeros(m, 32), torch.zeros(64, 32), torch.zeros(1, 64)
+    with _thread_rule(X, W1, W2):
+        assert torch.get_num_threads() == 4
+    with _thread_rule(X[:256], W1, W2):  # 1.6 M: one thread
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 4

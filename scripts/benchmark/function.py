@@ -1,7 +1,7 @@
 """The Function step: cost, backward and SGD update through ``TwoLayerNet.cost``, against the same step
 through autograd (``nn.Linear``, ``tanh``, ``nn.Linear``, ``binary_cross_entropy_with_logits``), both
 on the same thread count: the one the package's rule picks for this size (one thread below
-:data:`~torchtwolayer.core.threads.WORK_PER_THREAD` multiply-adds, torch's count above), so that the
+:data:`~torchtwolayer.core.threads.CALL_WORK_PER_THREAD` multiply-adds, torch's count above), so that the
 rule is not what wins. Each step takes a new batch tensor (a pool of distinct copies, cycled), as a
 user's loop does. At the large size, also against the floor: the step's two big matrix products. An
 information row gives the Function alone (the same step without the module's argument and value
@@ -18,7 +18,7 @@ from torchtwolayer import TwoLayerNet
 from torchtwolayer.core.activations import ACTIVATIONS
 from torchtwolayer.core.function import _TwoLayerCostEager
 from torchtwolayer.core.heads import HEADS
-from torchtwolayer.core.threads import WORK_PER_THREAD, step_work, user_chose_threads
+from torchtwolayer.core.threads import CALL_WORK_PER_THREAD, step_work, user_chose_threads
 
 from .common import autograd_model, binary_problem, goal_row, info_row, median_times, num_threads
 
@@ -31,7 +31,7 @@ POOL = 8  # distinct batch tensors per side, cycled: no step sees the tensor of 
 
 def package_threads(m: int, n0: int, n1: int) -> int:
     """The thread count the package's rule runs this step on."""
-    small = step_work(m, n0, n1, 1) < WORK_PER_THREAD and not user_chose_threads()
+    small = step_work(m, n0, n1, 1) < CALL_WORK_PER_THREAD and not user_chose_threads()
     return 1 if small else torch.get_num_threads()
 
 

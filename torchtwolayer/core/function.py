@@ -31,7 +31,7 @@ from . import compat, equations
 from .activations import ACTIVATIONS, get_activation
 from .heads import HEADS, Head, get_head
 from .targets import check_target, dense_target
-from .threads import step_work, threads_for
+from .threads import CALL_WORK_PER_THREAD, step_work, threads_for
 from .validation import check_parameters
 from .values import check_values, probe_values
 
@@ -315,7 +315,8 @@ def _thread_rule(X: Tensor, W1: Tensor, W2: Tensor) -> contextlib.AbstractContex
     """:func:`_threads` where torch.compile is known not to trace."""
     if torch.get_num_threads() == 1:
         return _NO_CONTEXT
-    return threads_for(step_work(X.shape[0], X.shape[1], W1.shape[0], W2.shape[0]), _device_type(X))
+    work = step_work(X.shape[0], X.shape[1], W1.shape[0], W2.shape[0])
+    return threads_for(work, _device_type(X), CALL_WORK_PER_THREAD)  # one call in the caller's loop
 
 
 def _in_cost_dtype(Z2: Tensor, Y: Tensor, n2: int, cost_dtype: torch.dtype) -> tuple[Tensor, Tensor]:

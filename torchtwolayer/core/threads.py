@@ -7,6 +7,14 @@ notices a competing process. So a step of fewer than :data:`WORK_PER_THREAD` mul
 on one thread, and larger work keeps torch's count (``python -m scripts.benchmark --sections busy``
 measures both).
 
+A scope around one call inside a loop the package does not own (``net.cost`` in a user's loop, the
+Functions) pays for itself only up to :data:`CALL_WORK_PER_THREAD`: the user's own operations
+(gathering the batch, the optimizer) keep torch's count around it, so the count goes down and back up
+every call, and above that size the switches cost more than one thread saves, on a quiet machine and
+beside a busy process alike (measured on the user-loop benchmark, batch 1024 of 32 → 64 units: with
+the switches autograd's own loop drops from 1.06 to 0.97 M samples/s; the package's loop beside a
+CPU-bound process, 0.43 M samples/s with them, 0.58 M without).
+
 The rule stands aside whenever the user chose a thread count (``torch.set_num_threads``,
 ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``), and it is scoped: the count in force before is
 restored on the way out, even after an error.
@@ -19,6 +27,7 @@ import os
 import torch
 
 WORK_PER_THREAD = 1 << 26  # multiply-adds of one step: below, one thread
+CALL_WORK_PER_THREAD = 1 << 22  # the same for one call inside a loop the package does not own
 
 _USER_ENVIRONMENT = any(v in os.environ for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"))  # read once, as OpenMP does
 
@@ -45,7 +54,8 @@ def step_work(m: int, n0: int, n1: int, n2: int) -> int:
 
 
 class threads_for:  # noqa: N801  (a context manager, named like one)
-    """Run the block on one thread if ``work`` (multiply-adds per step) is small and on the CPU.
+    """Run the block on one thread if ``work`` (multiply-adds per step) is below ``limit`` and on the
+    CPU (``limit``: :data:`CALL_WORK_PER_THREAD` for one call inside another's loop).
 
     A class rather than a generator: it wraps every call of the Functions, and costs well under a
     microsecond when it has nothing to do.
@@ -60,16 +70,16 @@ class threads_for:  # noqa: N801  (a context manager, named like one)
         (True, True)
     """
 
-    __slots__ = ("_before", "_device", "_work")
+    __slots__ = ("_before", "_device", "_limit", "_work")
 
-    def __init__(self, work: int, device: torch.device | str = "cpu") -> None:
-        self._work, self._device, self._before = work, device, 0
+    def __init__(self, work: int, device: torch.device | str = "cpu", limit: int = WORK_PER_THREAD) -> None:
+        self._work, self._device, self._limit, self._before = work, device, limit, 0
 
     def __enter__(self) -> None:
         before = torch.get_num_threads()
         if (
             before > 1
-            and self._work < WORK_PER_THREAD
+            and self._work < self._limit
             and not _USER_ENVIRONMENT
             and before == _TORCH_DEFAULT
             and torch.device(self._device).type == "cpu"
