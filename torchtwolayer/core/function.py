@@ -66,14 +66,9 @@ def _backward_mode(upstream: Tensor) -> tuple[bool, bool]:
 
 def _plain_backward(upstream: Tensor, X: Tensor) -> bool:
     """Whether this backward call is the usual one, run with nothing around the equations but the thread
-    rule: an eager call (:func:`_eager`), first order, writing in place (:func:`_backward_mode`'s
-    ``(False, True)``). Few frames: backward asks it on every step."""
-    return (
-        _eager(X)
-        and not torch.is_grad_enabled()
-        and type(upstream) is Tensor
-        and not compat.is_batched_for_grads(upstream)
-    )
+    rule: first order and writing in place (:func:`_backward_mode`'s ``(False, True)``), no autocast
+    on X's device."""
+    return _backward_mode(upstream) == (False, True) and not compat.autocast_enabled(_device_type(X))
 
 
 def _save(ctx, *tensors: Tensor) -> None:
