@@ -64,11 +64,9 @@ def _backward_mode(upstream: Tensor) -> tuple[bool, bool]:
     return differentiated, not differentiated and type(upstream) is Tensor and not compat.is_batched_for_grads(upstream)
 
 
-def _plain_backward(upstream: Tensor, X: Tensor) -> bool:
-    """Whether this backward call is the usual one, run with nothing around the equations but the thread
-    rule: first order and writing in place (:func:`_backward_mode`'s ``(False, True)``), no autocast
-    on X's device."""
-    return _backward_mode(upstream) == (False, True) and not compat.autocast_enabled(_device_type(X))
+def _autocast_on(X: Tensor) -> bool:
+    """Whether autocast is on for X's device."""
+    return compat.autocast_enabled(_device_type(X))
 
 
 def _save(ctx, *tensors: Tensor) -> None:
@@ -143,10 +141,10 @@ class TwoLayer(_Function):
             return (None,) * 6
         X, W1, b1, W2, A1 = ctx.saved_tensors
         g = ctx.g
-        if _plain_backward(dZ2, X) and dZ2.dtype == A1.dtype:  # the usual call, nothing around the equations
+        differentiated, inplace = _backward_mode(dZ2)
+        if inplace and dZ2.dtype == A1.dtype and not _autocast_on(X):  # the usual call: nothing else around
             with _thread_rule(X, W1, W2):
                 return (*equations.backward(dZ2, X, A1, W1, W2, g, ctx.needs_input_grad[:5], True), None)
-        differentiated, inplace = _backward_mode(dZ2)
         with _backward_scope(X, W1, W2):
             if differentiated:  # make A1 a function of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
@@ -197,12 +195,13 @@ class TwoLayerCost(_Function):
         X, Y, W1, b1, W2, b2, A1, Z2 = ctx.saved_tensors
         g, head = ctx.g, ctx.head
         wanted = (needs[0], needs[2], needs[3], needs[4], needs[5])  # dX, dW1, db1, dW2, db2
-        if _plain_backward(dJ, X) and Z2.dtype == ctx.cost_dtype and Y.is_floating_point() and not needs[1]:
-            with _thread_rule(X, W1, W2):  # the usual call, nothing around the equations
+        differentiated, inplace = _backward_mode(dJ)
+        usual = inplace and Z2.dtype == ctx.cost_dtype and Y.is_floating_point() and not needs[1]
+        if usual and not _autocast_on(X):  # the usual call: the equations with only the thread rule around
+            with _thread_rule(X, W1, W2):
                 scale = _scale(dJ, X.shape[0], True)
                 grads = equations.cost_backward(Z2, Y, X, A1, W1, W2, g, head, scale, wanted, True)
             return (grads.dX, None, grads.dW1, grads.db1, grads.dW2, grads.db2) + (None,) * (len(needs) - 6)
-        differentiated, inplace = _backward_mode(dJ)
         with _backward_scope(X, W1, W2):
             if differentiated:  # make A1, Z2 functions of the inputs
                 A1 = equations.hidden(X, W1, b1, g)
@@ -282,7 +281,7 @@ def _eager(X: Tensor) -> bool:
     """Whether a call on X is plain eager autograd, the eager classes' calls: no torch.func transform,
     no forward-mode dual level (which would ask for a jvp), not traced by torch.compile, no autocast
     on X's device."""
-    return compat.plain_eager() and not compat.autocast_enabled(_device_type(X))
+    return compat.plain_eager() and not _autocast_on(X)
 
 
 class _TwoLayerCompiled(TwoLayer):

@@ -123,14 +123,13 @@ class TwoLayerNet(nn.Module):
         """J and the logits Z2 computed on the way (not differentiable): one forward for loss and metrics."""
         W1, b1, W2, b2 = compat.parameters_named(self, PARAMETERS)
         X = self._as_input(X, W1)
-        head = HEADS[self.output]
-        Y = check_target(Y, X.shape[0], self.n2, head, X.dtype)
-        return cost_and_logits(X, Y, W1, b1, W2, b2, self.activation, head)
+        Y = self._as_target(Y, X)
+        return cost_and_logits(X, Y, W1, b1, W2, b2, self.activation, HEADS[self.output])
 
     @torch.no_grad()
     def predict_proba(self, X: Tensor | np.ndarray) -> Tensor:
         """A2 = head(Z2): probabilities for sigmoid/softmax heads, values for identity. (m, n2)."""
-        return get_head(self.output).link(self(X))
+        return HEADS[self.output].link(self(X))
 
     @torch.no_grad()
     def predict(self, X: Tensor | np.ndarray) -> Tensor:
@@ -147,7 +146,7 @@ class TwoLayerNet(nn.Module):
 
     def _as_target(self, Y: Tensor, X: Tensor) -> Tensor:
         """Y in the head's form (shape and dtype; its values are read after the fact)."""
-        return check_target(Y, X.shape[0], self.n2, get_head(self.output), X.dtype)
+        return check_target(Y, X.shape[0], self.n2, HEADS[self.output], X.dtype)
 
     def _as_input(self, X: Tensor | np.ndarray, W1: Tensor | None = None) -> Tensor:
         """Arrays become tensors of the parameters' dtype and device; tensors are checked: rank,
@@ -168,7 +167,7 @@ class TwoLayerNet(nn.Module):
         """X and Y checked in full, every value read now: for trainers that check their data once."""
         X = self._as_input(X)
         Y = self._as_target(Y, X)
-        check_all_values(X, Y, get_head(self.output), self.n2)
+        check_all_values(X, Y, HEADS[self.output], self.n2)
         return X, Y
 
     def extra_repr(self) -> str:
