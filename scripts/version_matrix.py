@@ -1,6 +1,6 @@
 """Run the package on the oldest versions its dependencies allow and on the newest, side by side.
 
-    python scripts/version_matrix.py --rows oldest newest --write     # the table in docs/versions.md
+    python scripts/version_matrix.py --rows oldest newest --write     # docs/versions.md's table, README's line
     python scripts/version_matrix.py --rows oldest:torch==2.5.1       # one pin changed, to explore
     python scripts/version_matrix.py --rows oldest --ref main         # a committed branch, not the work tree
 
@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_PAGE = ROOT / "docs" / "versions.md"
 SECTION = "version-matrix"  # <!-- version-matrix:start --> … <!-- version-matrix:end --> in DOCS_PAGE
+README = ROOT / "README.md"
+SUMMARY = "version-matrix-summary"  # its one-line summary, with the date, in README
 DEFAULT_VENVS = Path(os.environ.get("TORCHTWOLAYER_MATRIX", Path.home() / ".cache/torchtwolayer/version-matrix"))
 
 # The dependencies whose versions the table shows (the package's own requirements).
@@ -262,6 +264,17 @@ def table(rows: list[Row], ref: str) -> str:
     return "\n".join(text)
 
 
+def summary(rows: list[Row], date: str) -> str:
+    """One line for the README: the date, and each row's torch and Lightning with its verdict."""
+    verdicts = []
+    for row in rows:
+        passed = bool(row.steps) and all(step.ok for step in row.steps.values())
+        versions = f"torch {row.versions.get('torch', '?')}, Lightning {row.versions.get('lightning', '?')}"
+        verdicts.append(f"`{row.spec}` ({versions}): {'passes' if passed else '**fails**'}")
+    what = "import, `check`, the core and table tests, a short `fit`; the table: [docs/versions.md](docs/versions.md)"
+    return f"Last run of `scripts/version_matrix.py`, {date}: " + "; ".join(verdicts) + f" ({what})."
+
+
 def source_tree(ref: str | None, venvs: Path) -> Path:
     """The code to test: the work tree, or ``ref`` exported with ``git archive`` beside the environments."""
     if ref is None:
@@ -281,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         "--venvs", type=Path, default=DEFAULT_VENVS, help=f"where the environments live ({DEFAULT_VENVS})"
     )
     parser.add_argument("--ref", help="test this git commit or branch (git archive) instead of the work tree")
-    parser.add_argument("--write", action="store_true", help=f"put the table into {DOCS_PAGE.relative_to(ROOT)}")
+    parser.add_argument(
+        "--write", action="store_true", help=f"put the table into {DOCS_PAGE.relative_to(ROOT)}, a line into README.md"
+    )
     args = parser.parse_args(argv)
     for spec in args.rows:
         row_pins(spec, ROOT / "pyproject.toml")  # a bad row is an error before any download
@@ -303,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         from torchtwolayer.files import replace_marked_section
 
         replace_marked_section(DOCS_PAGE, SECTION, text)
-        print(f"Updated {DOCS_PAGE.relative_to(ROOT)}", file=sys.stderr)
+        replace_marked_section(README, SUMMARY, summary(rows, datetime.now(UTC).strftime("%Y-%m-%d")))
+        print(f"Updated {DOCS_PAGE.relative_to(ROOT)} and {README.relative_to(ROOT)}", file=sys.stderr)
     return 0 if all(row.steps and all(s.ok for s in row.steps.values()) for row in rows) else 1
 
 
